@@ -1,0 +1,40 @@
+# keycoord — build, run and test. Every target installs what it is missing first.
+SWIFT        ?= swift
+CONFIG       ?= debug
+SWIFT_FLAGS  ?=
+BIN           = $(shell $(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS) --show-bin-path)/keycoord
+RUN_ARGS     ?=
+
+.PHONY: all deps test-deps build release run test check-static fuzz bench clean
+
+all: build
+
+deps:
+	@./scripts/bootstrap.sh
+
+test-deps:
+	@./scripts/bootstrap.sh --with-test-tools
+
+build: deps
+	$(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS)
+
+# The release build the Dockerfile runs.
+release: deps
+	$(SWIFT) build -c release -Xswiftc -Osize $(SWIFT_FLAGS) --product keycoord
+
+# The service on its embedded default: file store and disk backend under ./keycoord-data.
+run: build
+	$(BIN) serve $(RUN_ARGS)
+
+# Every test: Swift tests (with a throwaway PostgreSQL and moto) and the static checks.
+test: test-deps
+	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
+	./scripts/with-test-services.sh $(SWIFT) test --skip-build $(SWIFT_FLAGS)
+	$(MAKE) --no-print-directory check-static
+
+# Checks of files no Swift test reads: the OpenAPI document is also validated in ServiceTests.
+check-static: test-deps
+	./scripts/check-static.sh
+
+clean:
+	rm -rf .build .build-*

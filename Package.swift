@@ -1,0 +1,48 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layers (see docs/architecture.md): keycoord (CLI) → Service → HTTP, Core, Stores, Backends;
+// Core → Crypto → COpenSSL. Core performs no I/O; Stores and Backends implement its protocols.
+let package = Package(
+    name: "keycoord",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "keycoord", targets: ["keycoord"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+
+        .target(name: "Crypto", dependencies: ["COpenSSL"]),
+        .target(name: "HTTP", dependencies: [
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
+        .target(name: "Core", dependencies: ["Crypto"]),
+        .target(name: "Stores", dependencies: ["Core", "Crypto", "CLibPQ",
+                                               .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Backends", dependencies: ["Core", "Crypto",
+                                                 .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Service", dependencies: [
+            "HTTP", "Core", "Crypto", "Stores", "Backends",
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "keycoord", dependencies: [
+            "Service", "Core",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .target(name: "TestSupport", dependencies: ["Crypto", "Core"], path: "Tests/TestSupport"),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
+        .testTarget(name: "CoreTests", dependencies: ["Core", "Crypto", "TestSupport"]),
+        .testTarget(name: "StoresTests", dependencies: ["Stores", "Core", "TestSupport"]),
+        .testTarget(name: "BackendsTests", dependencies: ["Backends", "Core", "Crypto", "TestSupport"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "Core", "Crypto", "TestSupport"]),
+    ]
+)

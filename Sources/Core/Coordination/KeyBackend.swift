@@ -1,0 +1,72 @@
+import Foundation
+
+/// A key a backend minted.
+public struct BackendKey: Sendable, Equatable {
+    /// What the backend and SPIRE servers use to find the key (file path, KMS key ARN…).
+    public var ref: String
+    /// DER SubjectPublicKeyInfo.
+    public var publicKey: [UInt8]
+    public var createdAt: Date
+
+    public init(ref: String, publicKey: [UInt8], createdAt: Date) {
+        self.ref = ref
+        self.publicKey = publicKey
+        self.createdAt = createdAt
+    }
+}
+
+/// How a backend has marked a key it holds. Keys stay `pending` from mint until the
+/// record is published; a pending key older than a grace period was lost (a crash, a
+/// lost race) and the reconciler deletes it.
+public enum BackendKeyMark: String, Sendable, Codable {
+    case pending
+    case published
+}
+
+/// One key as the backend lists it, for reconciliation.
+public struct BackendKeyInfo: Sendable, Equatable {
+    public var ref: String
+    public var keyType: KeyType?
+    public var mark: BackendKeyMark
+    public var kid: String?
+    public var createdAt: Date
+
+    public init(ref: String, keyType: KeyType?, mark: BackendKeyMark, kid: String?, createdAt: Date) {
+        self.ref = ref
+        self.keyType = keyType
+        self.mark = mark
+        self.kid = kid
+        self.createdAt = createdAt
+    }
+}
+
+/// Where shared private keys live: a directory, AWS KMS, GCP Cloud KMS, Azure Key Vault.
+/// Private key material never crosses this protocol. Every method may throw
+/// `CoordinationError.backendFailure` with a message an operator can act on.
+public protocol KeyBackend: AnyObject, Sendable {
+    /// The backend's name as it appears in key records (`disk`, `aws-kms`, …).
+    var name: String { get }
+
+    /// Mints a new key marked `pending`, labelled with the trust domain and key type.
+    func create(keyType: KeyType, trustDomain: String) async throws -> BackendKey
+
+    /// Marks a minted key as published under `kid` (the reconciler will leave it alone).
+    func markPublished(ref: String, kid: String) async throws
+
+    /// Signs a digest (`keyType.hash` of the signing input). Returns the signature in
+    /// JOSE form: r‖s for EC keys (RFC 7518 §3.4), PKCS #1 v1.5 bytes for RSA.
+    func sign(ref: String, keyType: KeyType, digest: [UInt8]) async throws -> [UInt8]
+
+    /// The public key of a key the backend holds.
+    func publicKey(ref: String) async throws -> [UInt8]
+
+    /// Every key of `trustDomain` this backend holds.
+    func list(trustDomain: String) async throws -> [BackendKeyInfo]
+
+    /// Deletes (or schedules deletion of) a key. Idempotent: an absent key is not an error.
+    func destroy(ref: String) async throws
+
+    /// Whether this instance can use the key (a disk key on an unshared volume may not be
+    /// readable here); a message when it cannot.
+    func checkUsable(ref: String) async -> String?
+}

@@ -1,0 +1,45 @@
+import COpenSSL
+
+/// Converts ECDSA signatures between DER (what OpenSSL and KMS APIs produce) and the
+/// fixed-width r‖s form JOSE uses (RFC 7518 §3.4).
+public enum ECDSASignature {
+    public static func raw(fromDER der: [UInt8], coordinateSize size: Int) throws -> [UInt8] {
+        let sig: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_ECDSA_SIG(nil, &cursor, buffer.count)
+        }
+        guard let sig else { throw CryptoError.openSSL("not a DER ECDSA signature") }
+        defer { ECDSA_SIG_free(sig) }
+        var r: OpaquePointer?
+        var s: OpaquePointer?
+        ECDSA_SIG_get0(sig, &r, &s)
+        var out = [UInt8](repeating: 0, count: size * 2)
+        let ok = out.withUnsafeMutableBufferPointer { buffer in
+            BN_bn2binpad(r, buffer.baseAddress, Int32(size)) == Int32(size)
+                && BN_bn2binpad(s, buffer.baseAddress! + size, Int32(size)) == Int32(size)
+        }
+        guard ok else { throw CryptoError("ECDSA signature does not fit \(size)-byte coordinates") }
+        return out
+    }
+
+    public static func der(fromRaw raw: [UInt8]) throws -> [UInt8] {
+        guard raw.count % 2 == 0, !raw.isEmpty else { throw CryptoError("raw ECDSA signature has odd length") }
+        let half = raw.count / 2
+        guard let sig = ECDSA_SIG_new() else { throw CryptoError.openSSL("ECDSA_SIG_new") }
+        defer { ECDSA_SIG_free(sig) }
+        let r = BN_bin2bn(raw, Int32(half), nil)
+        let s = Array(raw[half...]).withUnsafeBufferPointer { BN_bin2bn($0.baseAddress, Int32(half), nil) }
+        guard ECDSA_SIG_set0(sig, r, s) == 1 else {
+            BN_free(r); BN_free(s)
+            throw CryptoError.openSSL("ECDSA_SIG_set0")
+        }
+        let length = i2d_ECDSA_SIG(sig, nil)
+        guard length > 0 else { throw CryptoError.openSSL("i2d_ECDSA_SIG") }
+        var out = [UInt8](repeating: 0, count: Int(length))
+        out.withUnsafeMutableBufferPointer { buffer in
+            var cursor = buffer.baseAddress
+            _ = i2d_ECDSA_SIG(sig, &cursor)
+        }
+        return out
+    }
+}

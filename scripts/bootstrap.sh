@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building and testing keycoord needs on a fresh Debian machine.
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+
+APT_PACKAGES=(pkg-config libssl-dev libpq-dev libnghttp2-dev postgresql curl)
+PIP_PACKAGES=(joserfc cryptography "moto[server]" botocore h11 openapi-spec-validator kubernetes-validate checkov)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "bootstrap: installing ${missing[*]}" >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--with-test-tools" ]; then
+    python3 - "${PIP_PACKAGES[@]}" <<'PY' || python3 -m pip install -q "${PIP_PACKAGES[@]}"
+import importlib, sys
+modules = {"joserfc": "joserfc", "cryptography": "cryptography", "moto[server]": "moto.server",
+           "botocore": "botocore", "h11": "h11", "openapi-spec-validator": "openapi_spec_validator",
+           "kubernetes-validate": "kubernetes_validate", "checkov": "checkov"}
+missing = []
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(modules[name])
+    except Exception:
+        missing.append(name)
+if missing:
+    print("bootstrap: pip installing " + " ".join(missing), file=sys.stderr)
+    sys.exit(1)
+PY
+fi
