@@ -8,6 +8,9 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
     /// Canonical DER SubjectPublicKeyInfo (re-encoded by OpenSSL, not the caller's bytes).
     public let der: [UInt8]
     public let algorithm: KeyAlgorithm
+    /// The public parameters, read once at parse time so that JWK encoding and RFC 7638
+    /// thumbprints cannot fail later.
+    public let parameters: Components
 
     /// The public parameters as JOSE needs them.
     public enum Components: Sendable, Equatable {
@@ -19,8 +22,10 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
 
     init(taking pkey: OpaquePointer) throws {
         do {
-            self.algorithm = try keyAlgorithm(of: pkey)
+            let algorithm = try keyAlgorithm(of: pkey)
+            self.algorithm = algorithm
             self.der = try spkiDER(pkey)
+            self.parameters = try Self.readParameters(pkey, algorithm)
             self.pkey = pkey
         } catch {
             EVP_PKEY_free(pkey)
@@ -84,6 +89,7 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
         let bnN = BN_bin2bn(n, Int32(n.count), nil)
         let bnE = BN_bin2bn(e, Int32(e.count), nil)
         defer { BN_free(bnN); BN_free(bnE) }
+        guard bnN != nil, bnE != nil else { throw CryptoError.openSSL("BN_bin2bn") }
         guard OSSL_PARAM_BLD_push_BN(builder, "n", bnN) == 1, OSSL_PARAM_BLD_push_BN(builder, "e", bnE) == 1 else {
             throw CryptoError.openSSL("building RSA parameters")
         }
@@ -126,15 +132,15 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
         }
     }
 
-    /// Public parameters for JWK encoding.
-    public func components() throws -> Components {
+    /// Public parameters for JWK encoding (the same value as `parameters`).
+    public func components() throws -> Components { parameters }
+
+    private static func readParameters(_ pkey: OpaquePointer, _ algorithm: KeyAlgorithm) throws -> Components {
         switch algorithm {
         case .rsa:
-            let n = try bignumParameter(pkey, "n")
-            let e = try bignumParameter(pkey, "e")
-            return .rsa(n: n, e: e)
+            return .rsa(n: try bignumParameter(pkey, "n"), e: try bignumParameter(pkey, "e"))
         case .ecP256, .ecP384, .ecP521:
-            let size = algorithm.coordinateSize!
+            guard let size = algorithm.coordinateSize else { throw CryptoError("no coordinate size for \(algorithm)") }
             return .ec(curve: algorithm,
                        x: try bignumParameter(pkey, "qx", width: size),
                        y: try bignumParameter(pkey, "qy", width: size))
