@@ -19,7 +19,9 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         .target(name: "Crypto", dependencies: ["COpenSSL"]),
+        .target(name: "CHTTPShims"),
         .target(name: "HTTP", dependencies: [
+            "CHTTPShims",
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .target(name: "Core", dependencies: ["Crypto"]),
@@ -31,6 +33,11 @@ let package = Package(
             "HTTP", "Core", "Crypto", "Stores", "Backends",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The HTTP benchmark's server (bench/http/run.sh); not shipped.
+        .executableTarget(name: "HTTPBenchServer", dependencies: [
+            "HTTP",
+            .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .executableTarget(name: "keycoord", dependencies: [
             "Service", "Core",

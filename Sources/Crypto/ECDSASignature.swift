@@ -3,13 +3,19 @@ import COpenSSL
 /// Converts ECDSA signatures between DER (what OpenSSL and KMS APIs produce) and the
 /// fixed-width r‖s form JOSE uses (RFC 7518 §3.4).
 public enum ECDSASignature {
+    /// Converts a DER `ECDSA-Sig-Value` to r‖s with `size`-byte halves. Trailing bytes are refused.
     public static func raw(fromDER der: [UInt8], coordinateSize size: Int) throws -> [UInt8] {
+        guard size > 0 else { throw CryptoError("coordinate size must be positive") }
+        var consumed = 0
         let sig: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
-            return d2i_ECDSA_SIG(nil, &cursor, buffer.count)
+            let parsed = d2i_ECDSA_SIG(nil, &cursor, buffer.count)
+            if let cursor, let base = buffer.baseAddress { consumed = cursor - base }
+            return parsed
         }
         guard let sig else { throw CryptoError.openSSL("not a DER ECDSA signature") }
         defer { ECDSA_SIG_free(sig) }
+        guard consumed == der.count else { throw CryptoError("trailing bytes after the DER ECDSA signature") }
         var r: OpaquePointer?
         var s: OpaquePointer?
         ECDSA_SIG_get0(sig, &r, &s)
@@ -22,13 +28,18 @@ public enum ECDSASignature {
         return out
     }
 
+    /// Converts JOSE's r‖s (two equal halves) to a DER `ECDSA-Sig-Value`.
     public static func der(fromRaw raw: [UInt8]) throws -> [UInt8] {
-        guard raw.count % 2 == 0, !raw.isEmpty else { throw CryptoError("raw ECDSA signature has odd length") }
+        guard raw.count % 2 == 0, !raw.isEmpty else { throw CryptoError("raw ECDSA signature must have an even, non-zero length") }
         let half = raw.count / 2
         guard let sig = ECDSA_SIG_new() else { throw CryptoError.openSSL("ECDSA_SIG_new") }
         defer { ECDSA_SIG_free(sig) }
         let r = BN_bin2bn(raw, Int32(half), nil)
         let s = Array(raw[half...]).withUnsafeBufferPointer { BN_bin2bn($0.baseAddress, Int32(half), nil) }
+        guard let r, let s else {
+            BN_free(r); BN_free(s)
+            throw CryptoError.openSSL("BN_bin2bn")
+        }
         guard ECDSA_SIG_set0(sig, r, s) == 1 else {
             BN_free(r); BN_free(s)
             throw CryptoError.openSSL("ECDSA_SIG_set0")

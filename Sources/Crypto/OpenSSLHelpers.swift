@@ -54,8 +54,14 @@ func keyAlgorithm(of pkey: OpaquePointer) throws -> KeyAlgorithm {
     throw CryptoError("unsupported key type (only EC and RSA keys are accepted)")
 }
 
-/// DER SubjectPublicKeyInfo of a key.
+/// DER SubjectPublicKeyInfo of a key. EC points are always encoded uncompressed: OpenSSL
+/// keeps the form a key was parsed in, but kids hash these bytes and SPIRE (Go's
+/// `x509.MarshalPKIXPublicKey`) always hashes the uncompressed point.
 func spkiDER(_ pkey: OpaquePointer) throws -> [UInt8] {
+    if EVP_PKEY_get_base_id(pkey) == kc_pkey_ec(),
+       EVP_PKEY_set_utf8_string_param(pkey, "point-format", "uncompressed") != 1 {
+        throw CryptoError.openSSL("setting the EC point format")
+    }
     let length = i2d_PUBKEY(pkey, nil)
     guard length > 0 else { throw CryptoError.openSSL("i2d_PUBKEY") }
     var out = [UInt8](repeating: 0, count: Int(length))

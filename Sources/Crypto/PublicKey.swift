@@ -8,6 +8,9 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
     /// Canonical DER SubjectPublicKeyInfo (re-encoded by OpenSSL, not the caller's bytes).
     public let der: [UInt8]
     public let algorithm: KeyAlgorithm
+    /// The public parameters, read once at parse time so that JWK encoding and RFC 7638
+    /// thumbprints cannot fail later.
+    public let parameters: Components
 
     /// The public parameters as JOSE needs them.
     public enum Components: Sendable, Equatable {
@@ -19,8 +22,10 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
 
     init(taking pkey: OpaquePointer) throws {
         do {
-            self.algorithm = try keyAlgorithm(of: pkey)
+            let algorithm = try keyAlgorithm(of: pkey)
+            self.algorithm = algorithm
             self.der = try spkiDER(pkey)
+            self.parameters = try Self.readParameters(pkey, algorithm)
             self.pkey = pkey
         } catch {
             EVP_PKEY_free(pkey)
@@ -61,19 +66,28 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
 
     /// Builds an EC public key from JOSE coordinates; the point must lie on the curve.
     public static func ec(curve: KeyAlgorithm, x: [UInt8], y: [UInt8]) throws -> PublicKey {
-        guard let size = curve.coordinateSize, let group = curve.groupName else {
-            throw CryptoError("not an EC curve")
+        let group: StaticString
+        switch curve {
+        case .ecP256: group = "P-256"
+        case .ecP384: group = "P-384"
+        case .ecP521: group = "P-521"
+        case .rsa: throw CryptoError("not an EC curve")
         }
-        guard x.count == size, y.count == size else {
-            throw CryptoError("EC coordinates for \(curve) must be \(size) bytes each")
+        guard let size = curve.coordinateSize, x.count == size, y.count == size else {
+            throw CryptoError("EC coordinates for \(curve) must be \(curve.coordinateSize ?? 0) bytes each")
         }
         let point = [0x04] + x + y
         guard let builder = OSSL_PARAM_BLD_new() else { throw CryptoError.openSSL("OSSL_PARAM_BLD_new") }
         defer { OSSL_PARAM_BLD_free(builder) }
-        guard OSSL_PARAM_BLD_push_utf8_string(builder, "group", group, 0) == 1,
-              point.withUnsafeBytes({ OSSL_PARAM_BLD_push_octet_string(builder, "pub", $0.baseAddress, $0.count) }) == 1
-        else { throw CryptoError.openSSL("building EC parameters") }
-        return try fromData(builder, type: "EC")
+        // The builder keeps the pointers it is given until `OSSL_PARAM_BLD_to_param`, so
+        // names and values must outlive that call: static strings, and the point buffer
+        // kept open around it.
+        return try point.withUnsafeBytes { raw in
+            guard OSSL_PARAM_BLD_push_utf8_string(builder, cString("group"), cString(group), 0) == 1,
+                  OSSL_PARAM_BLD_push_octet_string(builder, cString("pub"), raw.baseAddress, raw.count) == 1
+            else { throw CryptoError.openSSL("building EC parameters") }
+            return try fromData(builder, type: "EC")
+        }
     }
 
     /// Builds an RSA public key from its modulus and exponent (big-endian).
@@ -84,10 +98,17 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
         let bnN = BN_bin2bn(n, Int32(n.count), nil)
         let bnE = BN_bin2bn(e, Int32(e.count), nil)
         defer { BN_free(bnN); BN_free(bnE) }
-        guard OSSL_PARAM_BLD_push_BN(builder, "n", bnN) == 1, OSSL_PARAM_BLD_push_BN(builder, "e", bnE) == 1 else {
+        guard bnN != nil, bnE != nil else { throw CryptoError.openSSL("BN_bin2bn") }
+        guard OSSL_PARAM_BLD_push_BN(builder, cString("n"), bnN) == 1,
+              OSSL_PARAM_BLD_push_BN(builder, cString("e"), bnE) == 1 else {
             throw CryptoError.openSSL("building RSA parameters")
         }
         return try fromData(builder, type: "RSA")
+    }
+
+    /// A C string pointer valid for the whole program, as OSSL_PARAM builders require.
+    private static func cString(_ text: StaticString) -> UnsafePointer<CChar> {
+        UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
     }
 
     private static func fromData(_ builder: OpaquePointer, type: String) throws -> PublicKey {
@@ -99,8 +120,9 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
         guard EVP_PKEY_fromdata_init(ctx) == 1,
               EVP_PKEY_fromdata(ctx, &pkey, kc_selection_public_key(), params) == 1, let pkey
         else { throw CryptoError.openSSL("invalid \(type) public key") }
-        // fromdata does not validate the point/modulus; a round trip through DER does.
         let key = try PublicKey(taking: pkey)
+        // fromdata does not fully validate the key (RSA modulus sanity, EC point order);
+        // the public check does.
         guard let check = EVP_PKEY_CTX_new_from_pkey(nil, key.pkey, nil) else { throw CryptoError.openSSL("EVP_PKEY_CTX_new") }
         defer { EVP_PKEY_CTX_free(check) }
         guard EVP_PKEY_public_check(check) == 1 else { throw CryptoError.openSSL("invalid \(type) public key") }
@@ -126,15 +148,15 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
         }
     }
 
-    /// Public parameters for JWK encoding.
-    public func components() throws -> Components {
+    /// Public parameters for JWK encoding (the same value as `parameters`).
+    public func components() throws -> Components { parameters }
+
+    private static func readParameters(_ pkey: OpaquePointer, _ algorithm: KeyAlgorithm) throws -> Components {
         switch algorithm {
         case .rsa:
-            let n = try bignumParameter(pkey, "n")
-            let e = try bignumParameter(pkey, "e")
-            return .rsa(n: n, e: e)
+            return .rsa(n: try bignumParameter(pkey, "n"), e: try bignumParameter(pkey, "e"))
         case .ecP256, .ecP384, .ecP521:
-            let size = algorithm.coordinateSize!
+            guard let size = algorithm.coordinateSize else { throw CryptoError("no coordinate size for \(algorithm)") }
             return .ec(curve: algorithm,
                        x: try bignumParameter(pkey, "qx", width: size),
                        y: try bignumParameter(pkey, "qy", width: size))

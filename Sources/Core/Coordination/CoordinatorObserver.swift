@@ -1,0 +1,28 @@
+/// Hooks the service uses for metrics and logs. Every method has a no-op default, so an
+/// observer implements only what it records. Called inline: implementations must be quick.
+public protocol CoordinatorObserver: Sendable {
+    func ensureCompleted(keyType: KeyType, outcome: EnsureOutcome)
+    func lockWaited(name: String, duration: Duration)
+    /// A registry change was refused by a JWKS guard.
+    func jwksRefused(reason: String)
+    /// Servers were switched to a key relying parties may not have fetched yet.
+    func emergencyGap(keyType: KeyType)
+    func keysMinted(keyType: KeyType)
+    func reconciled(destroyed: Int)
+    /// A step whose failure does not fail the caller (destroying a removed key, marking a
+    /// key published, preparing the next key) failed; the reconciler or the next tick retries it.
+    func deferredFailure(operation: String, error: any Error)
+}
+
+extension CoordinatorObserver {
+    public func ensureCompleted(keyType: KeyType, outcome: EnsureOutcome) {}
+    public func lockWaited(name: String, duration: Duration) {}
+    public func jwksRefused(reason: String) {}
+    public func emergencyGap(keyType: KeyType) {}
+    public func keysMinted(keyType: KeyType) {}
+    public func reconciled(destroyed: Int) {}
+    public func deferredFailure(operation: String, error: any Error) {}
+}
+
+/// The observer used when none is given.
+struct SilentObserver: CoordinatorObserver {}

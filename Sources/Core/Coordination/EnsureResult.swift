@@ -1,0 +1,17 @@
+import Foundation
+
+/// What `ensure` hands a SPIRE server: the key to sign with now, the published successor
+/// (so the server can prepare it), and when to ask again.
+public struct EnsureResult: Sendable, Equatable {
+    /// An active, untainted key held by this instance's backend.
+    public var current: KeyRecord
+    public var next: KeyRecord?
+    /// When the answer may change (next rotation step), bounded to [a few seconds, ttl/10].
+    public var refreshAfter: Date
+
+    public init(current: KeyRecord, next: KeyRecord?, refreshAfter: Date) {
+        self.current = current
+        self.next = next
+        self.refreshAfter = refreshAfter
+    }
+}

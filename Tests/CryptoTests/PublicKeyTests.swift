@@ -1,0 +1,72 @@
+import Crypto
+import Foundation
+import Testing
+
+/// PublicKey parsing, the `.ec`/`.rsa` constructors and the SPKI bits that kids hash.
+@Suite struct PublicKeyTests {
+    @Test(arguments: [KeyAlgorithm.ecP256, .ecP384, .ecP521])
+    func ecConstructorRebuildsTheKey(curve: KeyAlgorithm) throws {
+        let key = try PrivateKey.generate(curve).publicKey
+        guard case .ec(let c, let x, let y) = key.parameters else {
+            Issue.record("not EC parameters")
+            return
+        }
+        #expect(c == curve)
+        #expect(x.count == curve.coordinateSize && y.count == curve.coordinateSize)
+        let rebuilt = try PublicKey.ec(curve: curve, x: x, y: y)
+        #expect(rebuilt.der == key.der)
+        // The subjectPublicKey bits are the uncompressed X9.62 point.
+        #expect(key.subjectPublicKeyBits == [0x04] + x + y)
+    }
+
+    @Test func ecConstructorRejectsOffCurvePointsAndWrongLengths() throws {
+        let key = try PrivateKey.generate(.ecP256).publicKey
+        guard case .ec(_, let x, let y) = key.parameters else { return }
+        var offCurve = y
+        offCurve[31] ^= 1
+        #expect(throws: CryptoError.self) { try PublicKey.ec(curve: .ecP256, x: x, y: offCurve) }
+        #expect(throws: CryptoError.self) { try PublicKey.ec(curve: .ecP256, x: Array(x.dropFirst()), y: y) }
+        #expect(throws: CryptoError.self) { try PublicKey.ec(curve: .ecP256, x: x + [0], y: y + [0]) }
+        #expect(throws: CryptoError.self) { try PublicKey.ec(curve: .ecP384, x: x, y: y) }
+        #expect(throws: CryptoError.self) { try PublicKey.ec(curve: .rsa(bits: 2048), x: x, y: y) }
+        #expect(throws: CryptoError.self) {
+            try PublicKey.ec(curve: .ecP256, x: Array(repeating: 0, count: 32), y: Array(repeating: 0, count: 32))
+        }
+    }
+
+    @Test func rsaConstructorRebuildsTheKeyAndRejectsBadInput() throws {
+        let key = try PrivateKey.generate(.rsa(bits: 2048)).publicKey
+        guard case .rsa(let n, let e) = key.parameters else {
+            Issue.record("not RSA parameters")
+            return
+        }
+        #expect(e == [0x01, 0x00, 0x01])
+        #expect(n.count == 256 && n[0] != 0)
+        #expect(try PublicKey.rsa(n: n, e: e).der == key.der)
+        #expect(throws: CryptoError.self) { try PublicKey.rsa(n: [], e: e) }
+        #expect(throws: CryptoError.self) { try PublicKey.rsa(n: n, e: []) }
+        #expect(throws: CryptoError.self) { try PublicKey.rsa(n: n, e: [0x02]) }
+    }
+
+    @Test func derParsingIsStrict() throws {
+        let key = try PrivateKey.generate(.ecP256).publicKey
+        #expect(throws: CryptoError.self) { try PublicKey(der: []) }
+        #expect(throws: CryptoError.self) { try PublicKey(der: key.der + [0]) }
+        #expect(throws: CryptoError.self) { try PublicKey(der: Array(key.der.dropLast())) }
+        #expect(throws: CryptoError.self) { try PublicKey(pem: "not pem") }
+    }
+
+    /// SPIRE hashes the uncompressed point; a key received compressed must re-encode.
+    @Test func compressedPointsAreReencodedUncompressed() throws {
+        let key = try PrivateKey.generate(.ecP256).publicKey
+        guard case .ec(_, let x, let y) = key.parameters, let last = y.last else { return }
+        let algorithm: [UInt8] = [0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01,
+                                  0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07]
+        let point: [UInt8] = [last & 1 == 0 ? 0x02 : 0x03] + x
+        let bitString: [UInt8] = [0x03, UInt8(point.count + 1), 0x00] + point
+        let compressed: [UInt8] = [0x30, UInt8(algorithm.count + bitString.count)] + algorithm + bitString
+        let parsed = try PublicKey(der: compressed)
+        #expect(parsed.der == key.der)
+        #expect(parsed.subjectPublicKeyBits == key.subjectPublicKeyBits)
+    }
+}
