@@ -192,7 +192,9 @@ public final class AWSKMSBackend: KeyBackend {
 
     public func destroy(ref: String) async throws {
         try Self.checkRef(ref)
-        let request = AWSKMSAPI.ScheduleKeyDeletionRequest(KeyId: ref, PendingWindowInDays: config.deletionWindowDays)
+        // ScheduleKeyDeletion only works in the key's own account, where the bare key id
+        // and the ARN are equivalent; the id also sidesteps moto, which fails on an ARN here.
+        let request = AWSKMSAPI.ScheduleKeyDeletionRequest(KeyId: Self.keyID(ref), PendingWindowInDays: config.deletionWindowDays)
         try await perform("ScheduleKeyDeletion") {
             do {
                 _ = try await client.call("ScheduleKeyDeletion", request, as: AWSKMSAPI.Empty.self)
@@ -258,6 +260,12 @@ public final class AWSKMSBackend: KeyBackend {
         guard !ref.isEmpty, ref.utf8.count <= 2048, !ref.contains(where: { $0.isWhitespace }) else {
             throw CoordinationError.invalid("AWS KMS key reference \"\(ref)\" is not a key ARN or id")
         }
+    }
+
+    /// `arn:aws:kms:region:account:key/ID` → `ID`; anything else unchanged.
+    static func keyID(_ ref: String) -> String {
+        guard ref.hasPrefix("arn:"), let range = ref.range(of: ":key/") else { return ref }
+        return String(ref[range.upperBound...])
     }
 
     static func keySpec(_ keyType: KeyType) -> String {
