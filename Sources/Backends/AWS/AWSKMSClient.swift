@@ -66,8 +66,11 @@ final class AWSKMSClient: Sendable {
             var Message: String?
         }
         let body = try? JSONDecoder().decode(Body.self, from: Data(response.body))
-        let code = body?.__type ?? response.header("x-amzn-errortype") ?? "HTTP\(response.status)"
-        let message = body?.message ?? body?.Message ?? (response.body.isEmpty ? "(no message)" : response.bodySnippet)
+        // Gateways in front of KMS (and moto's signature check) answer in the XML of the query protocols.
+        let xml = body == nil ? AWSXML(response.body) : nil
+        let code = body?.__type ?? response.header("x-amzn-errortype") ?? xml?.first("Code") ?? "HTTP\(response.status)"
+        let message = body?.message ?? body?.Message ?? xml?.first("Message")
+            ?? (response.body.isEmpty ? "(no message)" : response.bodySnippet)
         return AWSServiceError(service: "KMS", operation: operation, status: response.status, code: code, message: message,
                                requestID: response.header("x-amzn-requestid"))
     }
