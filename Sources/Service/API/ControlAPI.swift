@@ -124,7 +124,7 @@ final class ControlAPI: Sendable {
     private func publishKey(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
         let body = try JSONBody.parse(request.body, allowed: ["public_key", "not_after", "server_id", "fencing"])
         guard let rawKey = body.raw("public_key") else { throw APIError.badRequest("public_key is required (PEM, base64 DER or a JWK object)") }
-        let publicKey = try PublicKeyInput.parse(rawKey)
+        let publicKey = try PublicKeyMember.parse(rawKey)
         let notAfterText = try body.requiredString("not_after", maxLength: 64)
         guard let notAfter = WireTime.parse(notAfterText) else {
             throw APIError.badRequest("not_after must be an RFC 3339 time, e.g. 2026-11-28T05:00:00Z")

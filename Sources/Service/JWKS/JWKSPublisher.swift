@@ -92,14 +92,14 @@ final class JWKSPublisher: Sendable {
 
     private func render(_ snapshot: RegistrySnapshot, force: Bool) {
         let document = coordinator.jwks(from: snapshot)
-        if !force, let old = rendered, old.sequence == snapshot.sequence, old.document.bytes == document.bytes { return }
-        let etag = "\"" + Base64URL.encode(Digest.sha256(document.bytes).prefix(16)) + "\""
+        if !force, let old = rendered, old.sequence == snapshot.sequence, old.document.body == document.body { return }
+        let etag = "\"" + Base64URL.encode(Digest.sha256(document.body).prefix(16)) + "\""
         let maxAge = Int(config.effectiveJWKSMaxAge.seconds)
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         fields[.cacheControl] = "public, max-age=\(maxAge)"
         fields[.eTag] = etag
-        let ok = PrerenderedResponse(status: .ok, headerFields: fields, body: document.bytes)
+        let ok = PrerenderedResponse(status: .ok, headerFields: fields, body: document.body)
         var notModifiedFields = HTTPFields()
         notModifiedFields[.cacheControl] = "public, max-age=\(maxAge)"
         notModifiedFields[.eTag] = etag
@@ -107,7 +107,10 @@ final class JWKSPublisher: Sendable {
         var discoveryFields = HTTPFields()
         discoveryFields[.contentType] = "application/json"
         discoveryFields[.cacheControl] = "public, max-age=\(maxAge)"
-        let discoveryBody = OIDCDiscoveryDocument.render(issuer: config.resolvedIssuer, records: snapshot.records)
+        let issuer = config.resolvedIssuer
+        let includedTypes = Set(snapshot.records.filter { document.kids.contains($0.kid) }.map(\.keyType))
+        let discoveryBody = OIDCDiscoveryDocument.render(issuer: issuer, jwksURI: issuer + "/keys",
+                                                         keyTypes: KeyType.allCases.filter(includedTypes.contains))
         let discovery = PrerenderedResponse(status: .ok, headerFields: discoveryFields, body: discoveryBody)
         let new = Rendered(ok: ok, notModified: notModified, discovery: discovery, etag: etag, document: document,
                            sequence: snapshot.sequence, records: snapshot.records)

@@ -81,9 +81,9 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
         }
         registry.replaceAll("keycoord_keys", byState)
         var families: [[String]: Double] = [[KeyFamily.ec.rawValue]: 0, [KeyFamily.rsa.rawValue]: 0]
-        for (family, count) in jwks.keyCountByFamily { families[[family.rawValue]] = Double(count) }
+        for (family, count) in jwks.keyCount { families[[family.rawValue]] = Double(count) }
         registry.replaceAll("keycoord_jwks_keys", families)
-        registry.set("keycoord_jwks_bytes", [], Double(jwks.bytes.count))
+        registry.set("keycoord_jwks_bytes", [], Double(jwks.body.count))
         registry.set("keycoord_registry_sequence", [], Double(sequence))
     }
 }
