@@ -1,14 +1,14 @@
-import Dispatch
+import Foundation
 
 /// Runs calls that may block a thread for long (a `flock` waiting for another process)
-/// on Dispatch threads, so they never hold one of the few threads of Swift's cooperative
-/// pool, which would stall unrelated tasks on a small machine.
+/// on a thread of their own. On Linux, Swift's task executor and Dispatch's concurrent
+/// queues share one pool about as wide as the CPU count; a few blocked calls there stall
+/// every task in the process (timers and sleeps included) until Dispatch's monitor adds
+/// threads, seconds later. A thread per call costs microseconds and cannot starve anyone.
 public enum BlockingCalls {
-    private static let queue = DispatchQueue(label: "keycoord.blocking-file-calls", attributes: .concurrent)
-
     public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body() }) }
+            Thread { continuation.resume(with: Result { try body() }) }.start()
         }
     }
 }
