@@ -40,7 +40,7 @@ final class LockAPITests: XCTestCase {
     func testWaitingAcquireSucceedsOnceTheLeaseExpires() throws {
         XCTAssertEqual(try harness.control("POST", "/v1/locks/short", ["holder": "a", "ttl_seconds": 1]).status, 200)
         let waited = try harness.control("POST", "/v1/locks/short", ["holder": "b", "ttl_seconds": 5, "wait_seconds": 10])
-        XCTAssertEqual(waited.status, 200, waited.text)
+        XCTAssertEqual(waited.status, 200, "\(waited.status) \(waited.text)")
         XCTAssertEqual(waited.json["holder"] as? String, "b")
     }
 

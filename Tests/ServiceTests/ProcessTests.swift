@@ -24,8 +24,9 @@ final class ProcessTests: XCTestCase {
         let token = try processes[0].token()
         let kids = LockedArray<String>()
         let failures = LockedArray<String>()
+        let sidecars = processes
         DispatchQueue.concurrentPerform(iterations: 50) { index in
-            let process = processes[index % 3]
+            let process = sidecars[index % 3]
             do {
                 let client = try RawHTTPClient(port: process.controlPort)
                 let response = try client.json("POST", "/v1/jwt-keys/rsa-2048/ensure", ["server_id": "spire-\(index)"], bearer: token)

@@ -21,7 +21,10 @@ public final class RawHTTPClient: @unchecked Sendable {
         public var description: String { "\(status) \(text)" }
     }
 
-    public struct Failure: Error, CustomStringConvertible { public let description: String }
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(description: String) { self.description = description }
+    }
 
     private let fd: Int32
     private var buffer: [UInt8] = []

@@ -53,8 +53,10 @@ struct JSONBody {
 
     func integer(_ key: String, in range: ClosedRange<Int64>) throws -> Int64? {
         guard has(key) else { return nil }
-        guard let number = members[key] as? NSNumber, !(members[key] is Bool),
-              let value = Int64(exactly: number.doubleValue), number.doubleValue == number.doubleValue.rounded()
+        // JSON booleans arrive as NSNumber too (objCType "c"); `is Bool` cannot tell them
+        // apart on Linux, where 0 and 1 also cast to Bool.
+        guard let number = members[key] as? NSNumber, String(cString: number.objCType) != "c",
+              let value = Int64(exactly: number.doubleValue)
         else { throw APIError.badRequest("\(key) must be a whole number") }
         guard range.contains(value) else { throw APIError.badRequest("\(key) must be between \(range.lowerBound) and \(range.upperBound)") }
         return value
