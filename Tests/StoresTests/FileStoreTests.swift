@@ -177,6 +177,23 @@ import TestSupport
         #expect(try await store.snapshot(trustDomain: "example.org").sequence == 0)
     }
 
+    /// `status` and fence checks probe with a shared flock held for microseconds; a grant
+    /// with no wait must not mistake such a probe for a holder.
+    @Test func momentaryProbeDoesNotFailAZeroWaitGrant() async throws {
+        let store = try store()
+        let first = try await store.acquire(lock: "probed", holder: "h", ttl: .seconds(5), wait: .zero)
+        try await store.release(lock: "probed", leaseID: first.leaseID)
+        let lockPath = "\(state)/locks/probed.lock"
+        let probe = open(lockPath, O_RDONLY | O_CLOEXEC)
+        try #require(probe >= 0 && flock(probe, LOCK_SH | LOCK_NB) == 0)
+        Thread {
+            usleep(1_000)
+            close(probe)
+        }.start()
+        let lease = try await store.acquire(lock: "probed", holder: "h", ttl: .seconds(5), wait: .zero)
+        try await store.release(lock: "probed", leaseID: lease.leaseID)
+    }
+
     @Test func closeReleasesEveryLease() async throws {
         let first = try store("first")
         let second = try store("second")
