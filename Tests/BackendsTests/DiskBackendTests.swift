@@ -22,8 +22,8 @@ import TestSupport
         #expect(key.ref.hasPrefix("/"), "the reference is an absolute path a SPIRE server can open")
         let pem = try String(contentsOfFile: key.ref, encoding: .utf8)
         #expect(pem.hasPrefix("-----BEGIN PRIVATE KEY-----\n"))
-        #expect(try mode(key.ref) == 0o600)
-        #expect(try mode("\(backend.directory)/example.org") == 0o700)
+        #expect(try ScratchDirectory.permissions(of: key.ref) == 0o600)
+        #expect(try ScratchDirectory.permissions(of: "\(backend.directory)/example.org") == 0o700)
 
         let publicKey = try PublicKey(der: key.publicKey)
         #expect(publicKey.algorithm == keyType.algorithm)
@@ -90,7 +90,7 @@ import TestSupport
         #expect(listed.first { $0.ref == second.ref }?.mark == .pending)
 
         let metadataPath = first.ref.replacingOccurrences(of: ".pem", with: ".json")
-        #expect(try mode(metadataPath) == 0o600)
+        #expect(try ScratchDirectory.permissions(of: metadataPath) == 0o600)
         let metadata = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: metadataPath))) as? [String: Any]
         #expect(metadata?["mark"] as? String == "published" && metadata?["keyType"] as? String == "ec-p256")
 
@@ -223,9 +223,6 @@ import TestSupport
     }
 }
 
-func mode(_ path: String) throws -> Int {
-    (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
-}
 
 /// Runs a Python script; returns its exit status and standard output.
 func runPython(_ script: String, _ arguments: [String]) throws -> (status: Int32, text: String) {

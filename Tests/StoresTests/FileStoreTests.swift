@@ -35,11 +35,11 @@ import TestSupport
             $0.append(try SampleRecord.make(trustDomain: "example.org", kid: "k1"))
         }
         for directory in [state, "\(state)/locks", "\(state)/registry"] {
-            #expect(try mode(directory) == 0o700, "\(directory)")
+            #expect(try ScratchDirectory.permissions(of: directory) == 0o700, "\(directory)")
         }
         for file in ["locks/jwt:example.org:ec-p256.lock", "locks/jwt:example.org:ec-p256.lease",
                      "registry/example.org.json", "registry/example.org.lock"] {
-            #expect(try mode("\(state)/\(file)") == 0o600, "\(file)")
+            #expect(try ScratchDirectory.permissions(of: "\(state)/\(file)") == 0o600, "\(file)")
         }
         let leaseJSON = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(state)/locks/jwt:example.org:ec-p256.lease"))) as? [String: Any]
         #expect(leaseJSON?["token"] as? Int == Int(lease.fencingToken))
@@ -244,9 +244,6 @@ extension FileStore {
     }
 }
 
-func mode(_ path: String) throws -> Int {
-    (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
-}
 
 /// Key records for file-store tests (whole-second dates, real public key).
 enum SampleRecord {

@@ -28,6 +28,8 @@ public final class DiskBackend: KeyBackend {
     public let directory: String
 
     /// Parsed keys by reference: signing must not re-read and re-parse a PEM file each time.
+    /// Per instance: a key another instance destroyed stays cached here until `destroy` or
+    /// `checkUsable` runs on this instance (Core never signs with a key it retired).
     private let keys = Mutex([String: PrivateKey]())
 
     public init(directory: String) throws {
