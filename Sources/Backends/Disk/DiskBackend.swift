@@ -33,12 +33,15 @@ public final class DiskBackend: KeyBackend {
     private let keys = Mutex([String: PrivateKey]())
 
     public init(directory: String) throws {
+        let canonical: String
         do {
             try PrivateDirectory.create(directory)
-            self.directory = try PrivateDirectory.canonical(directory)
+            canonical = try PrivateDirectory.canonical(directory)
         } catch {
             throw CoordinationError.backendFailure("disk backend: cannot prepare key directory \(directory): \(error)")
         }
+        guard canonical != "/" else { throw CoordinationError.invalid("disk backend: the key directory must not be the file-system root") }
+        self.directory = canonical
     }
 
     public func create(keyType: KeyType, trustDomain: String) async throws -> BackendKey {
