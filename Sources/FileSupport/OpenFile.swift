@@ -6,9 +6,8 @@ import Darwin
 
 /// An open file descriptor, closed when the last reference goes away.
 ///
-/// Every open uses `O_CLOEXEC` (no descriptor leaks into child processes) and, unless a
-/// caller asks otherwise, `O_NOFOLLOW`, so a symlink planted in a state directory is
-/// refused instead of followed. The descriptor is immutable; the kernel makes concurrent
+/// Every open uses `O_CLOEXEC` (no descriptor leaks into child processes) and
+/// `O_NOFOLLOW`, so a symlink planted in a state directory is refused instead of followed. The descriptor is immutable; the kernel makes concurrent
 /// calls on it safe, so the type is `Sendable`.
 public final class OpenFile: Sendable {
     public let descriptor: Int32
@@ -22,8 +21,8 @@ public final class OpenFile: Sendable {
     deinit { _ = systemClose(descriptor) }
 
     /// Opens `path` with `flags`; files it creates get exactly `mode` (umask does not apply).
-    public static func open(_ path: String, flags: Int32, mode: mode_t = 0o600, followSymlinks: Bool = false) throws -> OpenFile {
-        let allFlags = flags | O_CLOEXEC | (followSymlinks ? 0 : O_NOFOLLOW)
+    public static func open(_ path: String, flags: Int32, mode: mode_t = 0o600) throws -> OpenFile {
+        let allFlags = flags | O_CLOEXEC | O_NOFOLLOW
         var fd: Int32
         repeat { fd = systemOpen(path, allFlags, mode) } while fd < 0 && errno == EINTR
         guard fd >= 0 else { throw FileError.current("open", path: path) }

@@ -22,8 +22,8 @@ import TestSupport
         #expect(key.ref.hasPrefix("/"), "the reference is an absolute path a SPIRE server can open")
         let pem = try String(contentsOfFile: key.ref, encoding: .utf8)
         #expect(pem.hasPrefix("-----BEGIN PRIVATE KEY-----\n"))
-        #expect(try mode(key.ref) == 0o600)
-        #expect(try mode("\(backend.directory)/example.org") == 0o700)
+        #expect(try ScratchDirectory.permissions(of: key.ref) == 0o600)
+        #expect(try ScratchDirectory.permissions(of: "\(backend.directory)/example.org") == 0o700)
 
         let publicKey = try PublicKey(der: key.publicKey)
         #expect(publicKey.algorithm == keyType.algorithm)
@@ -63,11 +63,11 @@ import TestSupport
         let signature = try await backend.sign(ref: key.ref, keyType: keyType, digest: digest)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("python/disk_verify.py").path
-        let output = try runPython(script, [key.ref, keyType.rawValue, Hex.encode(key.publicKey), Hex.encode(digest), Hex.encode(signature)])
+        let output = try await runPython(script, [key.ref, keyType.rawValue, Hex.encode(key.publicKey), Hex.encode(digest), Hex.encode(signature)])
         #expect(output.status == 0 && output.text == "ok\n", "\(output.text)")
         var forged = signature
         forged[forged.count - 1] ^= 0x55
-        let refused = try runPython(script, [key.ref, keyType.rawValue, Hex.encode(key.publicKey), Hex.encode(digest), Hex.encode(forged)])
+        let refused = try await runPython(script, [key.ref, keyType.rawValue, Hex.encode(key.publicKey), Hex.encode(digest), Hex.encode(forged)])
         #expect(refused.status == 1, "the verifier accepted a forged signature: \(refused.text)")
     }
 
@@ -90,7 +90,7 @@ import TestSupport
         #expect(listed.first { $0.ref == second.ref }?.mark == .pending)
 
         let metadataPath = first.ref.replacingOccurrences(of: ".pem", with: ".json")
-        #expect(try mode(metadataPath) == 0o600)
+        #expect(try ScratchDirectory.permissions(of: metadataPath) == 0o600)
         let metadata = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: metadataPath))) as? [String: Any]
         #expect(metadata?["mark"] as? String == "published" && metadata?["keyType"] as? String == "ec-p256")
 
@@ -223,19 +223,24 @@ import TestSupport
     }
 }
 
-func mode(_ path: String) throws -> Int {
-    (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
-}
 
-/// Runs a Python script; returns its exit status and standard output.
-func runPython(_ script: String, _ arguments: [String]) throws -> (status: Int32, text: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+/// Runs a Python script; returns its exit status and standard output. The wait happens on
+/// a thread of its own: blocking one of the few threads of the shared task pool for a
+/// Python start-up would stall every other test running in parallel.
+func runPython(_ script: String, _ arguments: [String]) async throws -> (status: Int32, text: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread {
+            continuation.resume(with: Result {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                process.arguments = ["python3", script] + arguments
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                try process.run()
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            })
+        }.start()
+    }
 }

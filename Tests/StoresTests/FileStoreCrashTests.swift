@@ -34,7 +34,7 @@ import TestSupport
             $0.append(record)
         }
 
-        child.kill()
+        await child.kill()
         let status = try await store.status(lock: "jwt:example.org:ec-p256")
         #expect(status.holder == nil && status.fencingToken == token, "after SIGKILL: \(status)")
         await #expect(throws: CoordinationError.staleFence(lock: "jwt:example.org:ec-p256", presented: token, current: token)) {
@@ -51,7 +51,7 @@ import TestSupport
         let child = try HelperProcess(["write-loop", state, "example.org"])
         #expect(try await child.readLine() == "wrote 1")
         try await Task.sleep(for: .milliseconds(delay))
-        child.kill()
+        await child.kill()
 
         let store = try FileStore(directory: state, instanceID: "survivor")
         let snapshot = try await store.snapshot(trustDomain: "example.org")
@@ -91,7 +91,7 @@ final class HelperProcess: Sendable {
     }
 
     deinit {
-        if process.isRunning { kill() }
+        if process.isRunning { _ = Foundation.kill(pid, SIGKILL) }
     }
 
     /// The child's next line of output; fails if it exits first.
@@ -115,10 +115,17 @@ final class HelperProcess: Sendable {
         }
     }
 
-    /// SIGKILL, then reap: no chance for the child to clean up.
-    func kill() {
+    /// SIGKILL, then reap: no chance for the child to clean up. Reaped on a thread of its
+    /// own so the wait never holds a thread of the shared task pool.
+    func kill() async {
         _ = Foundation.kill(pid, SIGKILL)
-        process.waitUntilExit()
+        let process = self.process
+        await withCheckedContinuation { continuation in
+            Thread {
+                process.waitUntilExit()
+                continuation.resume()
+            }.start()
+        }
     }
 }
 

@@ -18,5 +18,13 @@ public final class ScratchDirectory: Sendable {
     /// `path` joined with a relative `component`.
     public func appending(_ component: String) -> String { "\(path)/\(component)" }
 
+    /// The permission bits of a file or directory (e.g. `0o600`).
+    public static func permissions(of path: String) throws -> Int {
+        guard let bits = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int else {
+            throw CocoaError(.fileReadUnknown)
+        }
+        return bits
+    }
+
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -28,15 +28,20 @@ public final class DiskBackend: KeyBackend {
     public let directory: String
 
     /// Parsed keys by reference: signing must not re-read and re-parse a PEM file each time.
+    /// Per instance: a key another instance destroyed stays cached here until `destroy` or
+    /// `checkUsable` runs on this instance (Core never signs with a key it retired).
     private let keys = Mutex([String: PrivateKey]())
 
     public init(directory: String) throws {
+        let canonical: String
         do {
             try PrivateDirectory.create(directory)
-            self.directory = try PrivateDirectory.canonical(directory)
+            canonical = try PrivateDirectory.canonical(directory)
         } catch {
             throw CoordinationError.backendFailure("disk backend: cannot prepare key directory \(directory): \(error)")
         }
+        guard canonical != "/" else { throw CoordinationError.invalid("disk backend: the key directory must not be the file-system root") }
+        self.directory = canonical
     }
 
     public func create(keyType: KeyType, trustDomain: String) async throws -> BackendKey {

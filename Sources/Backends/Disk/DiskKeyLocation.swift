@@ -21,9 +21,14 @@ struct DiskKeyLocation: Sendable, Equatable {
 
     /// Parses `ref`, or returns nil when it is not a key file of this backend's directory.
     init?(ref: String, root: String) {
-        let prefix = root.hasSuffix("/") ? root : root + "/"
-        guard ref.hasPrefix(prefix) else { return nil }
-        let parts = ref.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
+        // Bytes, not Characters: String comparison applies Unicode equivalence, and a
+        // path is a byte string to the kernel.
+        let prefix = Array((root.hasSuffix("/") ? root : root + "/").utf8)
+        let bytes = Array(ref.utf8)
+        guard bytes.starts(with: prefix) else { return nil }
+        let rest = bytes.dropFirst(prefix.count)
+        guard rest.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
+        let parts = String(decoding: rest, as: UTF8.self).split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, SafeName.isTrustDomain(String(parts[0])) else { return nil }
         guard let (keyType, id) = Self.parseFileName(String(parts[1]), suffix: ".pem") else { return nil }
         self.init(root: root, trustDomain: String(parts[0]), keyType: keyType, id: id)

@@ -33,7 +33,9 @@ import Darwin
 /// expiry, so an expired lease frees the lock even if its holder never returns. Waiting
 /// for a held lock polls `flock(LOCK_NB)` with backoff from 10 to 100 ms: unlike a
 /// blocking `flock` on a helper thread it can give up at the deadline and honour task
-/// cancellation, at the cost of up to 100 ms extra latency after a release.
+/// cancellation, at the cost of up to 100 ms extra latency after a release. A zero wait
+/// still retries for 20 ms, so a momentary shared-flock probe (`status`, fence checks)
+/// is never reported as a holder.
 ///
 /// Registry: updates take the registry flock on a Dispatch thread (a blocking call kept
 /// off the cooperative pool), so updates from threads of this process and from other
@@ -54,6 +56,7 @@ public final class FileStore: CoordinationStore {
 
     private static let changePollInterval = Duration.milliseconds(50)
     private static let maxLockPollInterval = Duration.milliseconds(100)
+    private static let minimumLockWait = Duration.milliseconds(20)
 
     private struct HeldLease {
         let file: OpenFile
@@ -106,7 +109,9 @@ public final class FileStore: CoordinationStore {
         guard ttl > .zero else { throw CoordinationError.invalid("lease ttl must be positive") }
         guard wait >= .zero else { throw CoordinationError.invalid("wait must not be negative") }
         let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: wait)
+        // Even a zero wait retries once: `status` and fence checks probe the lock with a
+        // shared flock held for microseconds, which must not pass for a holder.
+        let deadline = clock.now.advanced(by: max(wait, Self.minimumLockWait))
         var pause = Duration.milliseconds(10)
         while true {
             if let lease = try storeCall({ try self.tryAcquire(name, lockPath: lockPath, holder: holder, ttl: ttl) }) {
