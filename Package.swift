@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "Backends", dependencies: ["Core", "Crypto", "FileSupport",
                                                  .product(name: "Logging", package: "swift-log")]),
         .target(name: "Service", dependencies: [
-            "HTTP", "Core", "Crypto", "Stores", "Backends",
+            "HTTP", "Core", "Crypto", "Stores", "Backends", "FileSupport",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
         ]),

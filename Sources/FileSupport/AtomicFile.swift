@@ -15,18 +15,41 @@ import Darwin
 public enum AtomicFile {
     /// Replaces `path` with `bytes`; the file ends with exactly `mode`.
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
+        let (directory, temporary) = try writeTemporary(bytes, beside: path, mode: mode)
+        guard rename(temporary, path) == 0 else {
+            let error = FileError.current("rename onto \(path) from", path: temporary)
+            _ = unlink(temporary)
+            throw error
+        }
+        try PrivateDirectory.sync(directory)
+    }
+
+    /// Creates `path` with `bytes` unless it exists, never replacing it: the content is
+    /// linked into place (`link(2)` fails on an existing name), so processes starting
+    /// together agree on one file. Returns false when the file already existed.
+    public static func createExclusive(_ bytes: [UInt8], at path: String, mode: mode_t = 0o600) throws -> Bool {
+        let (directory, temporary) = try writeTemporary(bytes, beside: path, mode: mode)
+        defer { _ = unlink(temporary) }
+        guard link(temporary, path) == 0 else {
+            if errno == EEXIST { return false }
+            throw FileError.current("link into place", path: path)
+        }
+        try PrivateDirectory.sync(directory)
+        return true
+    }
+
+    private static func writeTemporary(_ bytes: [UInt8], beside path: String, mode: mode_t) throws -> (directory: String, temporary: String) {
         let (directory, name) = PrivateDirectory.split(path)
         let temporary = "\(directory)/.\(name).tmp-\(String(UInt64.random(in: .min ... .max), radix: 16))"
         do {
             let file = try OpenFile.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: mode)
             try file.writeAll(bytes)
             try file.sync()
-            guard rename(temporary, path) == 0 else { throw FileError.current("rename onto \(path) from", path: temporary) }
         } catch {
             _ = unlink(temporary)
             throw error
         }
-        try PrivateDirectory.sync(directory)
+        return (directory, temporary)
     }
 
     /// The content of `path`, or nil when it does not exist.

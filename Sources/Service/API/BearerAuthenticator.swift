@@ -1,4 +1,5 @@
 import Crypto
+import FileSupport
 import Foundation
 import HTTP
 import HTTPTypes
@@ -10,7 +11,7 @@ import Synchronization
 /// a short hash of its token.
 public final class BearerAuthenticator: Sendable {
     private struct Loaded: Sendable {
-        var stamp: FileStamp
+        var stamp: FileIdentity?
         var tokens: [[UInt8]]
     }
 
@@ -28,6 +29,7 @@ public final class BearerAuthenticator: Sendable {
     @discardableResult
     public static func generateIfMissing(at path: String) throws -> Bool {
         if FileManager.default.fileExists(atPath: path) { return false }
+        try PrivateDirectory.create(PrivateDirectory.split(path).directory)
         return try AtomicFile.createExclusive(Array((SecureRandom.hexToken(bytes: 32) + "\n").utf8), at: path, mode: 0o600)
     }
 
@@ -52,7 +54,7 @@ public final class BearerAuthenticator: Sendable {
     }
 
     private func currentTokens() -> [[UInt8]] {
-        let stamp = FileStamp(path: path)
+        let stamp = try? FileIdentity.of(path)
         return loaded.withLock { state in
             if stamp != state.stamp, let (newStamp, tokens) = try? Self.read(path) {
                 state = Loaded(stamp: newStamp, tokens: tokens)
@@ -61,7 +63,7 @@ public final class BearerAuthenticator: Sendable {
         }
     }
 
-    private static func read(_ path: String) throws -> (FileStamp, [[UInt8]]) {
+    private static func read(_ path: String) throws -> (FileIdentity?, [[UInt8]]) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError("control token file \(path) cannot be read")
         }
@@ -74,21 +76,6 @@ public final class BearerAuthenticator: Sendable {
         if let short = tokens.first(where: { $0.count < 16 }) {
             throw ConfigError("control token file \(path) holds a token of \(short.count) characters; use at least 16")
         }
-        return (FileStamp(path: path), tokens)
-    }
-}
-
-/// Identity of a file's content for change detection: inode, size and mtime.
-struct FileStamp: Equatable, Sendable {
-    var inode: UInt64 = 0
-    var size: Int64 = -1
-    var mtimeNanos: Int64 = 0
-
-    init(path: String) {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return }
-        inode = UInt64(info.st_ino)
-        size = Int64(info.st_size)
-        mtimeNanos = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        return (try? FileIdentity.of(path), tokens)
     }
 }

@@ -1,5 +1,6 @@
 import Backends
 import Core
+import FileSupport
 import Foundation
 import HTTP
 import Logging
@@ -29,8 +30,7 @@ public final class KeycoordService: Sendable {
         self.metrics = metrics
         let instanceID = config.resolvedInstanceID
 
-        try FileManager.default.createDirectory(atPath: config.stateDir, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try PrivateDirectory.create(config.stateDir)
         let store = try await Self.makeStore(config, instanceID: instanceID, logger: logger)
         let backend = try Self.makeBackend(config, logger: logger)
         self.store = store
