@@ -14,12 +14,12 @@ import Testing
         let helper: AWSTestHelperProcess
         let base: String
 
-        init(lifetime: Int = 3600) throws {
+        init(lifetime: Int = 3600) async throws {
             let config = try JSONSerialization.data(withJSONObject: [
                 "ecs_token": AWSCredentialChainTests.ecsToken, "web_identity_token": AWSCredentialChainTests.webToken,
                 "role_arn": AWSCredentialChainTests.roleARN, "lifetime_seconds": lifetime,
             ])
-            helper = try AWSTestHelperProcess("aws_fake_metadata.py", arguments: [String(decoding: config, as: UTF8.self)])
+            helper = try await AWSTestHelperProcess.start("aws_fake_metadata.py", arguments: [String(decoding: config, as: UTF8.self)])
             guard let port = helper.readyPort else { throw AWSTestSupport.Failure(description: helper.firstLine) }
             base = "http://127.0.0.1:\(port)"
         }
@@ -129,7 +129,7 @@ import Testing
     }
 
     @Test func webIdentityThroughSTSIsCachedAndRefreshedBeforeExpiry() async throws {
-        let fake = try Fake(lifetime: 120)
+        let fake = try await Fake(lifetime: 120)
         defer { fake.helper.stop() }
         let scratch = try Scratch(files: ["token": Self.webToken + "\n"])
         let env = ["AWS_WEB_IDENTITY_TOKEN_FILE": "\(scratch.path)/token", "AWS_ROLE_ARN": Self.roleARN,
@@ -166,7 +166,7 @@ import Testing
     }
 
     @Test func containerCredentialsWithAuthorizationToken() async throws {
-        let fake = try Fake()
+        let fake = try await Fake()
         defer { fake.helper.stop() }
         let scratch = try Scratch(files: ["ecs-token": Self.ecsToken + "\n"])
         let full = ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "\(fake.base)/ecs/credentials",
@@ -193,7 +193,7 @@ import Testing
     }
 
     @Test func instanceMetadataV2() async throws {
-        let fake = try Fake()
+        let fake = try await Fake()
         defer { fake.helper.stop() }
         let scratch = try Scratch()
         let credentials = try await chain(["AWS_EC2_METADATA_SERVICE_ENDPOINT": fake.base], scratch: scratch).credentials()
@@ -217,7 +217,7 @@ import Testing
     }
 
     @Test func backendSignsWithWebIdentityCredentials() async throws {
-        let fake = try Fake()
+        let fake = try await Fake()
         defer { fake.helper.stop() }
         let scratch = try Scratch(files: ["token": Self.webToken])
         let env = ["AWS_WEB_IDENTITY_TOKEN_FILE": "\(scratch.path)/token", "AWS_ROLE_ARN": Self.roleARN,

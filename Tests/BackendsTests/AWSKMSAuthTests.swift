@@ -13,7 +13,7 @@ import Testing
     }
 
     @Test func signedRequestsAreAcceptedAndAWrongSecretIsRefused() async throws {
-        let helper = try AWSTestHelperProcess("aws_moto_auth.py")
+        let helper = try await AWSTestHelperProcess.start("aws_moto_auth.py")
         defer { helper.stop() }
         let setup = try JSONDecoder().decode(Setup.self, from: Data(helper.firstLine.utf8))
 

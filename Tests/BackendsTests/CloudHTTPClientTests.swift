@@ -5,7 +5,7 @@ import Testing
 /// The URLSession client over real loopback sockets (the fake metadata server).
 @Suite struct CloudHTTPClientTests {
     @Test func sendsHeadersAndBodyAndReadsTheResponse() async throws {
-        let fake = try AWSCredentialChainTests.Fake()
+        let fake = try await AWSCredentialChainTests.Fake()
         defer { fake.helper.stop() }
         let client = HTTPClient(defaultTimeout: 5)
         let url = try #require(URL(string: "\(fake.base)/latest/api/token"))
