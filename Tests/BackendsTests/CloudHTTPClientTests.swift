@@ -16,6 +16,10 @@ import Testing
         #expect(response.header("Content-Type") == "text/plain")
         let missing = try await client.send(HTTPClientRequest(method: "GET", url: URL(string: "\(fake.base)/nothing")!))
         #expect(missing.status == 404 && !missing.isSuccess)
+        // Redirects are returned, not followed: a signed request must not be replayed elsewhere.
+        let redirect = try await client.send(HTTPClientRequest(method: "GET", url: URL(string: "\(fake.base)/redirect")!))
+        #expect(redirect.status == 302)
+        #expect(redirect.header("location") == "/_log")
     }
 
     @Test func timesOutAndReportsRefusedConnections() async throws {
