@@ -36,12 +36,12 @@ import Testing
         }
         try #require(bound)
         let port = UInt16(bigEndian: address.sin_port)
-        let client = HTTPClient(defaultTimeout: 5)
+        let client = HTTPClient(defaultTimeout: 60)
         let start = ContinuousClock.now
         await #expect(throws: HTTPClientError.timedOut(url: "http://127.0.0.1:\(port)/", seconds: 0.5)) {
             try await client.send(HTTPClientRequest(method: "GET", url: URL(string: "http://127.0.0.1:\(port)/")!), timeout: 0.5)
         }
-        #expect(ContinuousClock.now - start < .seconds(4))
+        #expect(ContinuousClock.now - start < .seconds(20)) // loose bound, far below the 60 s default
         await #expect { try await client.send(HTTPClientRequest(method: "GET", url: URL(string: "http://127.0.0.1:9/x?secret=1")!)) }
             throws: { error in
                 guard case HTTPClientError.transport(let url, _) = error else { return false }
