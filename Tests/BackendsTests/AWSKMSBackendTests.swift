@@ -113,6 +113,25 @@ import Testing
         try await backend.destroy(ref: key.ref)
     }
 
+    @Test func digestModeSendsTheDigest() async throws {
+        // The production setting. Real KMS signs a DIGEST message as the hash it is; moto
+        // hashes it once more, so against moto the signature covers SHA-256(digest). That
+        // still proves the request shape and the DER → r‖s conversion of the DIGEST path.
+        var config = AWSKMSConfig(region: "us-east-1", endpoint: try AWSTestSupport.motoURL(),
+                                  credentials: AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"))
+        config.deletionWindowDays = 7
+        let backend = try AWSKMSBackend(config: config, environment: [:])
+        let key = try await backend.create(keyType: .ecP256, trustDomain: AWSTestSupport.uniqueTrustDomain("digest"))
+        let digest = Digest.sha256(Array("header.payload".utf8))
+        let signature = try await backend.sign(ref: key.ref, keyType: .ecP256, digest: digest)
+        #expect(signature.count == 64)
+        let publicKey = try PublicKey(der: key.publicKey)
+        let der = try ECDSASignature.der(fromRaw: signature)
+        #expect(publicKey.verify(signature: der, digest: Digest.sha256(digest), hash: .sha256))
+        #expect(!publicKey.verify(signature: der, digest: digest, hash: .sha256))
+        try await backend.destroy(ref: key.ref)
+    }
+
     @Test func errorsAreTypedAndActionable() async throws {
         let url = try AWSTestSupport.motoURL()
         let backend = try AWSTestSupport.motoBackend(endpoint: url)
