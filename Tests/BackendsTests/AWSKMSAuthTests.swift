@@ -7,13 +7,19 @@ import Testing
 /// starts it with INITIAL_NO_AUTH_ACTION_COUNT and creates an IAM user and key).
 @Suite struct AWSKMSAuthTests {
     struct Setup: Decodable {
+        struct Session: Decodable {
+            var access_key: String
+            var secret_key: String
+            var token: String
+        }
         var url: String
         var access_key: String
         var secret_key: String
+        var session: Session
     }
 
     @Test func signedRequestsAreAcceptedAndAWrongSecretIsRefused() async throws {
-        let helper = try AWSTestHelperProcess("aws_moto_auth.py")
+        let helper = try await AWSTestHelperProcess.start("aws_moto_auth.py")
         defer { helper.stop() }
         let setup = try JSONDecoder().decode(Setup.self, from: Data(helper.firstLine.utf8))
 
@@ -33,6 +39,17 @@ import Testing
             guard case CoordinationError.backendFailure(let message) = error else { return false }
             return message.contains("rejected keycoord's credentials")
         }
+        // Temporary credentials of an assumed role: the session token is sent and signed.
+        let session = AWSCredentials(accessKeyID: setup.session.access_key, secretAccessKey: setup.session.secret_key,
+                                     sessionToken: setup.session.token)
+        let temporary = try AWSTestSupport.motoBackend(endpoint: setup.url, credentials: session)
+        #expect(try await temporary.list(trustDomain: trustDomain).map(\.ref) == [key.ref])
+        _ = try await temporary.sign(ref: key.ref, keyType: .ecP256, digest: Array("x.y".utf8))
+        let forgedToken = AWSCredentials(accessKeyID: session.accessKeyID, secretAccessKey: session.secretAccessKey,
+                                         sessionToken: "forged")
+        #expect(await (try AWSTestSupport.motoBackend(endpoint: setup.url, credentials: forgedToken))
+            .checkUsable(ref: key.ref) != nil)
+
         let unknown = try AWSTestSupport.motoBackend(
             endpoint: setup.url, credentials: AWSCredentials(accessKeyID: "AKIANOTAKEY", secretAccessKey: "nope"))
         #expect(await unknown.checkUsable(ref: key.ref)?.contains("rejected") == true)

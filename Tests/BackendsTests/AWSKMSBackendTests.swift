@@ -32,10 +32,10 @@ import Testing
         return "\(input).\(Base64URL.encode(signature))"
     }
 
-    func verifyWithPython(_ jws: String, publicKey: [UInt8]) throws -> Bool {
+    func verifyWithPython(_ jws: String, publicKey: [UInt8]) async throws -> Bool {
         struct Verdict: Decodable { var valid: Bool }
         let input = try JSONSerialization.data(withJSONObject: ["jws": jws, "spki_der_b64": PEM.base64(publicKey)])
-        return try JSONDecoder().decode(Verdict.self, from: AWSTestSupport.runPython("aws_verify_jws.py", input: input)).valid
+        return try JSONDecoder().decode(Verdict.self, from: await AWSTestSupport.runPython("aws_verify_jws.py", input: input)).valid
     }
 
     @Test func createPublishListSignDestroy() async throws {
@@ -87,11 +87,11 @@ import Testing
         let trustDomain = AWSTestSupport.uniqueTrustDomain("jws")
         let key = try await backend.create(keyType: keyType, trustDomain: trustDomain)
         let token = try await jws(backend: backend, ref: key.ref, keyType: keyType, kid: "k1")
-        #expect(try verifyWithPython(token, publicKey: key.publicKey))
+        #expect(try await verifyWithPython(token, publicKey: key.publicKey))
         // The verifier must be able to say no: flip one payload character.
         var parts = token.split(separator: ".").map(String.init)
         parts[1] = String(parts[1].dropLast()) + (parts[1].hasSuffix("A") ? "B" : "A")
-        #expect(try !verifyWithPython(parts.joined(separator: "."), publicKey: key.publicKey))
+        #expect(try await !verifyWithPython(parts.joined(separator: "."), publicKey: key.publicKey))
         try await backend.destroy(ref: key.ref)
     }
 
@@ -110,6 +110,25 @@ import Testing
         } else {
             #expect(publicKey.verify(signature: signature, digest: digest, hash: keyType.hash))
         }
+        try await backend.destroy(ref: key.ref)
+    }
+
+    @Test func digestModeSendsTheDigest() async throws {
+        // The production setting. Real KMS signs a DIGEST message as the hash it is; moto
+        // hashes it once more, so against moto the signature covers SHA-256(digest). That
+        // still proves the request shape and the DER → r‖s conversion of the DIGEST path.
+        var config = AWSKMSConfig(region: "us-east-1", endpoint: try AWSTestSupport.motoURL(),
+                                  credentials: AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"))
+        config.deletionWindowDays = 7
+        let backend = try AWSKMSBackend(config: config, environment: [:])
+        let key = try await backend.create(keyType: .ecP256, trustDomain: AWSTestSupport.uniqueTrustDomain("digest"))
+        let digest = Digest.sha256(Array("header.payload".utf8))
+        let signature = try await backend.sign(ref: key.ref, keyType: .ecP256, digest: digest)
+        #expect(signature.count == 64)
+        let publicKey = try PublicKey(der: key.publicKey)
+        let der = try ECDSASignature.der(fromRaw: signature)
+        #expect(publicKey.verify(signature: der, digest: Digest.sha256(digest), hash: .sha256))
+        #expect(!publicKey.verify(signature: der, digest: digest, hash: .sha256))
         try await backend.destroy(ref: key.ref)
     }
 

@@ -46,7 +46,7 @@ import Testing
              date: Date(timeIntervalSince1970: 1_718_000_000.75)),
     ]
 
-    @Test func signaturesMatchBotocore() throws {
+    @Test func signaturesMatchBotocore() async throws {
         struct Reference: Decodable {
             var authorization: String
             var canonical_request: String
@@ -66,7 +66,7 @@ import Testing
                 "region": c.region, "service": c.service, "timestamp": signature.amzDate,
             ])
         }
-        let output = try AWSTestSupport.runPython("aws_sigv4.py", input: JSONSerialization.data(withJSONObject: input))
+        let output = try await AWSTestSupport.runPython("aws_sigv4.py", input: JSONSerialization.data(withJSONObject: input))
         let references = try JSONDecoder().decode([Reference].self, from: output)
         #expect(references.count == Self.cases.count)
         for (index, (reference, signature)) in zip(references, mine).enumerated() {

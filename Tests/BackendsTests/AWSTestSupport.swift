@@ -25,8 +25,20 @@ enum AWSTestSupport {
         "\(label)-\(SecureRandom.hexToken(bytes: 4)).example.org"
     }
 
+    /// Runs blocking work (process I/O) on a Dispatch thread: blocking the few threads of
+    /// Swift's cooperative pool would stall every other test running in parallel.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
     /// Runs a python script to completion with `input` on stdin; returns stdout.
-    static func runPython(_ script: String, arguments: [String] = [], input: Data = Data()) throws -> Data {
+    static func runPython(_ script: String, arguments: [String] = [], input: Data = Data()) async throws -> Data {
+        try await offPool { try runPythonBlocking(script, arguments: arguments, input: input) }
+    }
+
+    private static func runPythonBlocking(_ script: String, arguments: [String], input: Data) throws -> Data {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", pythonDirectory.appendingPathComponent(script).path] + arguments
@@ -66,11 +78,15 @@ final class AWSTestHelperProcess: @unchecked Sendable {
     private let process: Process
     private let stdin: Pipe
 
-    init(_ script: String, arguments: [String] = [], environment: [String: String]? = nil) throws {
+    /// Starts `script` and waits (off the cooperative pool) for its first line.
+    static func start(_ script: String, arguments: [String] = []) async throws -> AWSTestHelperProcess {
+        try await AWSTestSupport.offPool { try AWSTestHelperProcess(script, arguments: arguments) }
+    }
+
+    private init(_ script: String, arguments: [String]) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", AWSTestSupport.pythonDirectory.appendingPathComponent(script).path] + arguments
-        if let environment { process.environment = environment }
         stdin = Pipe()
         let stdout = Pipe()
         process.standardInput = stdin
@@ -96,15 +112,11 @@ final class AWSTestHelperProcess: @unchecked Sendable {
         return Int(firstLine.dropFirst(6))
     }
 
+    /// Closes the helper's stdin; it then shuts down (and stops what it started) by itself.
+    /// Not waiting keeps the caller off a blocking wait.
     func stop() {
         try? stdin.fileHandleForWriting.close()
-        process.waitUntilExit()
     }
 
-    deinit {
-        if process.isRunning {
-            try? stdin.fileHandleForWriting.close()
-            process.waitUntilExit()
-        }
-    }
+    deinit { stop() }
 }

@@ -4,6 +4,7 @@
   GET  /latest/meta-data/iam/security-credentials/[role]    IMDS role name / credentials (token required)
   GET  /ecs/credentials                                     ECS container credentials (Authorization required)
   POST /sts/                                                STS AssumeRoleWithWebIdentity (query protocol, XML)
+  GET  /redirect                                            302 to /_log (clients must not follow)
   GET  /_log                                                the requests seen, as JSON
 argv[1]: JSON {ecs_token, web_identity_token, role_arn, lifetime_seconds}. Every
 credentials answer carries a fresh AccessKeyId (a counter), so refreshes are visible.
@@ -67,6 +68,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(200, json.dumps(LOG))
             return
         self.record()
+        if self.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "/_log")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.path.startswith("/latest/meta-data/iam/security-credentials/"):
             if self.headers.get("X-aws-ec2-metadata-token") != IMDS_TOKEN:
                 self.reply(401, "", "text/plain")

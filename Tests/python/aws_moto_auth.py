@@ -4,8 +4,10 @@
 moto enforces authentication only after INITIAL_NO_AUTH_ACTION_COUNT unauthenticated
 requests, and reads that variable in the server process, so this script starts its own
 server with it set, spends those requests creating an IAM user with a KMS policy and an
-access key, then prints one JSON line {url, access_key, secret_key} and serves until
-stdin closes."""
+access key (and a role it may assume), then prints one JSON line {url, access_key,
+secret_key, session: {access_key, secret_key, token}} and serves until stdin closes. The
+session credentials come from an authenticated sts:AssumeRole, so they exercise
+X-Amz-Security-Token."""
 import json
 import os
 import socket
@@ -15,7 +17,7 @@ import time
 
 import boto3
 
-SETUP_CALLS = 3  # create_user, put_user_policy, create_access_key
+SETUP_CALLS = 5  # create_user, put_user_policy, create_access_key, create_role, put_role_policy
 
 
 def free_port():
@@ -42,11 +44,23 @@ def main():
         iam.create_user(UserName="keycoord")
         iam.put_user_policy(UserName="keycoord", PolicyName="kms", PolicyDocument=json.dumps({
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}],
+            "Statement": [{"Effect": "Allow", "Action": ["kms:*", "sts:AssumeRole"], "Resource": "*"}],
         }))
         key = iam.create_access_key(UserName="keycoord")["AccessKey"]
-        print(json.dumps({"url": url, "access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"]}),
-              flush=True)
+        role = iam.create_role(RoleName="keycoord-signer", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+        }))["Role"]
+        iam.put_role_policy(RoleName="keycoord-signer", PolicyName="kms", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}],
+        }))
+        sts = boto3.client("sts", endpoint_url=url, region_name="us-east-1",
+                           aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+        session = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="keycoord-test")["Credentials"]
+        print(json.dumps({"url": url, "access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"],
+                          "session": {"access_key": session["AccessKeyId"], "secret_key": session["SecretAccessKey"],
+                                      "token": session["SessionToken"]}}), flush=True)
         sys.stdin.read()
     finally:
         server.kill()  # a throwaway test server: no graceful shutdown needed

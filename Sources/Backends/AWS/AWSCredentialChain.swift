@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// The AWS SDK credential chain: the first source that is configured supplies the
 /// credentials, and keeps supplying them. Temporary credentials are cached and
@@ -8,21 +9,25 @@ public actor AWSCredentialChain {
     private let sources: [any AWSCredentialSource]
     private let refreshMargin: TimeInterval
     private let now: @Sendable () -> Date
+    private let logger: Logger?
     private var cached: AWSCredentials?
     private var chosen: (any AWSCredentialSource)?
     private var inflight: Task<AWSCredentials, Error>?
 
+    /// `logger` hears which source was chosen and of failed refreshes, never the secrets.
     public init(sources: [any AWSCredentialSource], refreshMargin: TimeInterval = 300,
-                now: @escaping @Sendable () -> Date = { Date() }) {
+                now: @escaping @Sendable () -> Date = { Date() }, logger: Logger? = nil) {
         self.sources = sources
         self.refreshMargin = refreshMargin
         self.now = now
+        self.logger = logger
     }
 
     /// The standard order: explicit credentials, environment, shared profile, web
     /// identity, container endpoint, instance metadata.
     public static func standard(explicit: AWSCredentials?, profile: AWSSharedConfig, region: String?,
-                                environment: [String: String], http: HTTPClient) throws -> AWSCredentialChain {
+                                environment: [String: String], http: HTTPClient,
+                                logger: Logger? = nil) throws -> AWSCredentialChain {
         var sources: [any AWSCredentialSource] = []
         if let explicit { sources.append(AWSStaticCredentialSource(explicit)) }
         sources.append(AWSEnvironmentCredentialSource(environment: environment))
@@ -32,7 +37,7 @@ public actor AWSCredentialChain {
         }
         if let container = try AWSContainerCredentialSource(environment: environment, http: http) { sources.append(container) }
         if let imds = try AWSInstanceMetadataCredentialSource(environment: environment, http: http) { sources.append(imds) }
-        return AWSCredentialChain(sources: sources)
+        return AWSCredentialChain(sources: sources, logger: logger)
     }
 
     /// The names of the sources in order, for diagnostics.
@@ -54,7 +59,11 @@ public actor AWSCredentialChain {
             cached = fresh
             return fresh
         } catch {
-            if let cached, !cached.expires(within: 0, of: now()) { return cached }
+            if let cached, !cached.expires(within: 0, of: now()) {
+                logger?.warning("refreshing AWS credentials failed; using the cached ones until they expire",
+                                metadata: ["error": "\(error)"])
+                return cached
+            }
             throw error
         }
     }
@@ -74,6 +83,7 @@ public actor AWSCredentialChain {
             do {
                 if let credentials = try await source.load() {
                     chosen = source
+                    logger?.info("using AWS credentials", metadata: ["source": "\(source.name)"])
                     return credentials
                 }
                 tried.append("\(source.name): not configured")

@@ -44,7 +44,7 @@ public final class AWSKMSBackend: KeyBackend {
             let endpoint = try AWSEndpoints.kms(configured: config.endpoint, environment: environment, region: region)
             let http = HTTPClient(defaultTimeout: config.requestTimeout)
             let chain = try AWSCredentialChain.standard(explicit: config.credentials, profile: profile, region: region,
-                                                        environment: environment, http: http)
+                                                        environment: environment, http: http, logger: logger)
             let retry = RetryPolicy(maxAttempts: config.maxAttempts, baseDelay: config.retryBaseDelay,
                                     maxDelay: config.retryMaxDelay, deadline: config.callDeadline,
                                     attemptTimeout: config.requestTimeout)

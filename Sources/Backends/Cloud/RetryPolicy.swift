@@ -49,22 +49,29 @@ public struct RetryPolicy: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         let end = start.advanced(by: .seconds(deadline))
+        // An attempt with less time than this cannot succeed; giving up beats a hopeless try.
+        let minimumAttemptTime = min(attemptTimeout, 0.1)
         var attempt = 0
+        var lastError: Error?
         while true {
-            attempt += 1
             let remaining = Self.seconds(clock.now.duration(to: end))
+            if let lastError, remaining < minimumAttemptTime {
+                throw RetryExhaustedError(attempts: attempt, elapsed: Self.seconds(start.duration(to: clock.now)),
+                                          reason: .deadline, last: lastError)
+            }
+            attempt += 1
             do {
-                return try await operation(attempt, min(attemptTimeout, max(remaining, 0.001)))
+                return try await operation(attempt, min(attemptTimeout, max(remaining, minimumAttemptTime)))
             } catch {
                 if error is CancellationError || Task.isCancelled { throw error }
                 guard isRetryable(error) else { throw error }
+                lastError = error
                 let elapsed = Self.seconds(start.duration(to: clock.now))
                 guard attempt < maxAttempts else {
                     throw RetryExhaustedError(attempts: attempt, elapsed: elapsed, reason: .attempts, last: error)
                 }
                 let wait = backoff(beforeRetry: attempt)
-                // A retry needs the wait plus some time to run; give up now if the deadline leaves neither.
-                guard Self.seconds(clock.now.duration(to: end)) > wait + 0.01 else {
+                guard Self.seconds(clock.now.duration(to: end)) >= wait + minimumAttemptTime else {
                     throw RetryExhaustedError(attempts: attempt, elapsed: elapsed, reason: .deadline, last: error)
                 }
                 onRetry(attempt, error, wait)
