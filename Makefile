@@ -5,7 +5,7 @@ SWIFT_FLAGS  ?=
 BIN           = $(shell $(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS) --show-bin-path)/keycoord
 RUN_ARGS     ?=
 
-.PHONY: all deps test-deps build release run test check-static fuzz bench clean
+.PHONY: all deps test-deps build release run test check-static fuzz bench-http bench-fleet clean
 
 all: build
 
@@ -35,6 +35,19 @@ test: test-deps
 # Checks of files no Swift test reads: the OpenAPI document is also validated in ServiceTests.
 check-static: test-deps
 	./scripts/check-static.sh
+
+# A libFuzzer target for a bounded time: make fuzz FUZZ_TARGET=http-parser FUZZ_SECONDS=600
+FUZZ_TARGET  ?= http-parser
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	./scripts/fuzz.sh $(FUZZ_TARGET) $(FUZZ_SECONDS)
+
+# Benchmarks (results and machine notes go in bench/RESULTS.md).
+bench-http: deps
+	./bench/http/run.sh
+
+bench-fleet: deps
+	./bench/fleet/run.sh
 
 clean:
 	rm -rf .build .build-*
