@@ -21,11 +21,12 @@ final class ServiceHarness: @unchecked Sendable {
         config.controlListen = "127.0.0.1:0"
         config.instanceID = "test-\(UUID().uuidString.prefix(8))"
         configure(&config)
+        let tokenFile = config.resolvedControlTokenFile
         let logger = Logger(label: "keycoord-test", factory: { _ in SwiftLogNoOpLogHandler() })
         let service = try await KeycoordService(config: config, logger: logger)
         let (publicAddress, controlAddress) = try await service.start()
-        let token = try String(contentsOfFile: config.resolvedControlTokenFile, encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try String(contentsOfFile: tokenFile, encoding: .utf8)
+            .split(whereSeparator: \.isNewline).map(String.init).first { !$0.hasPrefix("#") } ?? ""
         return ServiceHarness(directory: directory, service: service, publicPort: Self.port(publicAddress),
                               controlPort: Self.port(controlAddress), token: token)
     }

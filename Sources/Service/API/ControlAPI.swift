@@ -11,7 +11,7 @@ import Logging
 final class ControlAPI: Sendable {
     private let coordinator: Coordinator
     private let store: any CoordinationStore
-    private let auth: BearerAuthenticator
+    private let auth: ControlAuthenticator
     private let logger: Logger
     private let audit: Logger
     /// Called after a successful mutation so this instance's JWKS reflects it at once.
@@ -20,7 +20,7 @@ final class ControlAPI: Sendable {
     static let maxLockTTL: Int64 = 3600
     static let maxLockWait: Int64 = 300
 
-    init(coordinator: Coordinator, store: any CoordinationStore, auth: BearerAuthenticator, logger: Logger,
+    init(coordinator: Coordinator, store: any CoordinationStore, auth: ControlAuthenticator, logger: Logger,
          onChange: @escaping @Sendable () async -> Void) {
         self.onChange = onChange
         self.coordinator = coordinator
@@ -47,14 +47,15 @@ final class ControlAPI: Sendable {
 
     /// Wraps a handler with authentication, error mapping and (for mutations) the audit line.
     private func route(_ router: Router, _ method: HTTPRequest.Method, _ path: String, _ action: String?,
-                       _ body: @escaping @Sendable (HTTPServerRequest, String) async throws -> (HTTPServerResponse, String)) {
+                       _ body: @escaping @Sendable (HTTPServerRequest, Caller) async throws -> (HTTPServerResponse, String)) {
         router.add(method, path, .async { [auth, audit, onChange] request in
             let requestID = RequestID.of(request)
-            var caller = "anonymous"
+            var callerID = "anonymous"
             var target = ""
             var response: HTTPServerResponse
             do {
-                caller = try auth.authenticate(request)
+                let caller = try auth.authenticate(request)
+                callerID = caller.id
                 (response, target) = try await body(request, caller)
                 if action?.hasPrefix("key.") == true { await onChange() }
             } catch {
@@ -62,7 +63,7 @@ final class ControlAPI: Sendable {
             }
             if let action {
                 audit.info("audit", metadata: [
-                    "action": .string(action), "caller": .string(caller), "target": .string(target),
+                    "action": .string(action), "caller": .string(callerID), "target": .string(target),
                     "status": .stringConvertible(response.status.code), "request_id": .string(requestID),
                     "remote": .string(request.remoteAddress),
                 ])
@@ -82,7 +83,7 @@ final class ControlAPI: Sendable {
         return name
     }
 
-    private func acquireLock(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+    private func acquireLock(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         let name = try lockName(request)
         let body = try JSONBody.parse(request.body, allowed: ["holder", "ttl_seconds", "wait_seconds"])
         let holder = try Validate.identifier(body.requiredString("holder", maxLength: 200), field: "holder")
@@ -94,7 +95,7 @@ final class ControlAPI: Sendable {
         return (JSONResponse.make(.ok, WireFormat.lease(lease)), name)
     }
 
-    private func renewLock(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+    private func renewLock(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         let name = try lockName(request)
         let body = try JSONBody.parse(request.body, allowed: ["lease_id", "ttl_seconds"])
         let leaseID = try body.requiredString("lease_id", maxLength: 200)
@@ -105,7 +106,7 @@ final class ControlAPI: Sendable {
         return (JSONResponse.make(.ok, WireFormat.lease(lease)), name)
     }
 
-    private func releaseLock(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+    private func releaseLock(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         let name = try lockName(request)
         guard let leaseID = request.query.first(where: { $0.name == "lease_id" })?.value, !leaseID.isEmpty else {
             throw APIError.badRequest("the lease_id query parameter is required")
@@ -114,14 +115,14 @@ final class ControlAPI: Sendable {
         return (HTTPServerResponse(status: .noContent), name)
     }
 
-    private func lockStatus(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+    private func lockStatus(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         let name = try lockName(request)
         return (JSONResponse.make(.ok, WireFormat.lockStatus(try await store.status(lock: name))), name)
     }
 
     // MARK: Keys
 
-    private func publishKey(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+    private func publishKey(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         let body = try JSONBody.parse(request.body, allowed: ["public_key", "not_after", "server_id", "fencing"])
         guard let rawKey = body.raw("public_key") else { throw APIError.badRequest("public_key is required (PEM, base64 DER or a JWK object)") }
         let publicKey = try PublicKeyMember.parse(rawKey)
@@ -142,7 +143,7 @@ final class ControlAPI: Sendable {
         return (JSONResponse.make(.ok, WireFormat.key(record)), record.kid)
     }
 
-    private func listKeys(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+    private func listKeys(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         let snapshot = try await coordinator.snapshot()
         return (JSONResponse.make(.ok, [
             "sequence": snapshot.sequence,
@@ -156,23 +157,25 @@ final class ControlAPI: Sendable {
         return kid
     }
 
-    private func showKey(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+    private func showKey(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         let kid = try kid(request)
         return (JSONResponse.make(.ok, WireFormat.key(try await coordinator.key(kid: kid))), kid)
     }
 
-    private func taintKey(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+    private func taintKey(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
+        try ControlAuthenticator.requireAdmin(caller, for: "taint")
         let kid = try kid(request)
         _ = try JSONBody.parse(request.body, allowed: ["reason"], allowEmpty: true)
-        return (JSONResponse.make(.ok, WireFormat.key(try await coordinator.taint(kid: kid, by: caller))), kid)
+        return (JSONResponse.make(.ok, WireFormat.key(try await coordinator.taint(kid: kid, by: caller.id))), kid)
     }
 
-    private func revokeKey(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+    private func revokeKey(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
+        try ControlAuthenticator.requireAdmin(caller, for: "revoke")
         let kid = try kid(request)
-        return (JSONResponse.make(.ok, WireFormat.key(try await coordinator.revoke(kid: kid, by: caller))), kid)
+        return (JSONResponse.make(.ok, WireFormat.key(try await coordinator.revoke(kid: kid, by: caller.id))), kid)
     }
 
-    private func ensure(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+    private func ensure(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         let typeName = request.pathParameters["key_type"] ?? ""
         guard let keyType = KeyType(rawValue: typeName) else {
             throw APIError(.notFound, "unknown-key-type", "Unknown key type",

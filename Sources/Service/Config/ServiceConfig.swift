@@ -23,6 +23,10 @@ public struct ServiceConfig: Sendable, Equatable {
     /// Bearer token file of the control API; empty means `<state-dir>/control-token`,
     /// generated on first start.
     public var controlTokenFile = ""
+    /// Tokens that may also taint and revoke. Empty: with the generated control token,
+    /// that token is an admin token (one operator on one host); with an explicit
+    /// `controlTokenFile`, no token is an admin token.
+    public var adminTokenFile = ""
     public var store = StoreKind.file
     public var postgresURL = ""
     public var backend = BackendKind.disk
@@ -65,6 +69,9 @@ public struct ServiceConfig: Sendable, Equatable {
         controlTokenFile.isEmpty ? (stateDir as NSString).appendingPathComponent("control-token") : controlTokenFile
     }
 
+    /// Whether the control token is the generated one (no `controlTokenFile` given).
+    public var usesGeneratedControlToken: Bool { controlTokenFile.isEmpty }
+
     public var resolvedKeysDir: String {
         keysDir.isEmpty ? (stateDir as NSString).appendingPathComponent("keys") : keysDir
     }
@@ -106,12 +113,31 @@ public struct ServiceConfig: Sendable, Equatable {
             try fail("store postgres needs postgres-url (or the PG* environment variables)")
         }
         if !(7...30).contains(awsDeletionWindowDays) { try fail("aws-deletion-window-days must be between 7 and 30") }
+        if usesGeneratedControlToken, let host = Self.tcpHost(controlListen), !Self.isLoopback(host) {
+            try fail("control-listen \(controlListen) is not a loopback address: set control-token-file (and admin-token-file) explicitly instead of relying on the generated token")
+        }
         if maxHeaderBytes < 1024 { try fail("max-header-bytes must be at least 1024") }
         if maxBodyBytes < 1024 { try fail("max-body-bytes must be at least 1024") }
         if maxConnections < 1 { try fail("max-connections must be at least 1") }
         if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) {
             try fail("log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
+    }
+}
+
+extension ServiceConfig {
+    /// The host of a `HOST:PORT` listen address; nil for `unix:` addresses.
+    static func tcpHost(_ listen: String) -> String? {
+        if listen.hasPrefix("unix:") { return nil }
+        if listen.hasPrefix("["), let close = listen.firstIndex(of: "]") {
+            return String(listen[listen.index(after: listen.startIndex)..<close])
+        }
+        guard let colon = listen.lastIndex(of: ":") else { return listen }
+        return String(listen[..<colon])
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 }
 

@@ -61,6 +61,7 @@ public enum ServiceSettings {
         string("public-listen", "Public listener (JWKS, discovery, health, metrics): HOST:PORT or unix:PATH", \.publicListen),
         string("control-listen", "Control API listener: HOST:PORT or unix:PATH", \.controlListen),
         string("control-token-file", "Bearer token file for the control API (default <state-dir>/control-token, generated)", \.controlTokenFile),
+        string("admin-token-file", "Bearer tokens that may also taint and revoke (default: the generated control token, when it is used)", \.adminTokenFile),
         choice("store", "Coordination store: file (one host) or postgres (many hosts)", \.store),
         string("postgres-url", "libpq connection URL of the postgres store (PG* variables also apply)", \.postgresURL),
         choice("backend", "Where shared private keys live: disk, aws-kms, gcp-kms, azure-key-vault", \.backend),

@@ -61,11 +61,7 @@ public final class KeycoordService: Sendable {
         limits.shutdownGrace = config.shutdownGrace
         self.server = HTTPServer(limits: limits, observer: metrics)
 
-        let tokenFile = config.resolvedControlTokenFile
-        if config.controlTokenFile.isEmpty, try BearerAuthenticator.generateIfMissing(at: tokenFile) {
-            logger.notice("generated a control API token", metadata: ["file": .string(tokenFile)])
-        }
-        let auth = try BearerAuthenticator(tokenFile: tokenFile)
+        let auth = try Self.makeAuthenticator(config, logger: logger)
         PublicAPI(publisher: publisher,
                   readiness: Readiness(store: store, backend: backend, publisher: publisher, keyTypes: config.keyTypes),
                   metrics: metrics).register(on: publicRouter)
@@ -106,6 +102,28 @@ public final class KeycoordService: Sendable {
         publisher.stop()
         await store.close()
         logger.notice("keycoord stopped")
+    }
+
+    private static func makeAuthenticator(_ config: ServiceConfig, logger: Logger) throws -> ControlAuthenticator {
+        let tokenPath = config.resolvedControlTokenFile
+        if config.usesGeneratedControlToken, try TokenFile.generateIfMissing(at: tokenPath) {
+            logger.notice("generated a control API token", metadata: ["file": .string(tokenPath)])
+        }
+        let members = try TokenFile(path: tokenPath)
+        var admins: TokenFile?
+        if !config.adminTokenFile.isEmpty {
+            admins = try TokenFile(path: config.adminTokenFile)
+        } else if config.usesGeneratedControlToken {
+            admins = members
+        }
+        for file in [members, admins].compactMap({ $0 }) {
+            var info = stat()
+            if stat(file.path, &info) == 0, info.st_mode & 0o077 != 0 {
+                logger.warning("secret file is readable by other users; chmod 600 it",
+                               metadata: ["file": .string(file.path), "mode": .string(String(info.st_mode & 0o777, radix: 8))])
+            }
+        }
+        return ControlAuthenticator(memberTokens: members, adminTokens: admins)
     }
 
     private static func makeStore(_ config: ServiceConfig, instanceID: String, logger: Logger) async throws -> any CoordinationStore {
