@@ -291,6 +291,37 @@ import TestSupport
         }
     }
 
+    @Test func ensureGivesUpWhenTheLockStaysHeld() async throws {
+        var h = Harness()
+        h.config.lockWait = .milliseconds(200)
+        let coordinator = try h.coordinator()
+        _ = try await h.store.acquire(lock: "jwt:example.org:ec-p256", holder: "host-b-2", ttl: .seconds(60), wait: .zero)
+        do {
+            _ = try await coordinator.ensure(keyType: .ecP256, serverID: "s")
+            Issue.record("ensure minted while another instance held the lock")
+        } catch CoordinationError.lockHeld(let name, let holder, _) {
+            #expect(name == "jwt:example.org:ec-p256" && holder == "host-b-2")
+        }
+        #expect(h.backend.createCount == 0)
+    }
+
+    @Test func tickFromEveryInstanceAtOnceRotatesOnce() async throws {
+        let h = Harness()
+        let coordinators = try ["a", "b", "c"].map { try h.coordinator("host-\($0)") }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for coordinator in coordinators { group.addTask { try await coordinator.tick() } }
+            try await group.waitForAll()
+        }
+        #expect(h.backend.createCount == 1)
+        h.clock.advance(by: 12 * Self.hour)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for coordinator in coordinators { group.addTask { try await coordinator.tick() } }
+            try await group.waitForAll()
+        }
+        let states = try await coordinators[0].snapshot().records.map(\.state)
+        #expect(states == [.active, .published] && h.backend.createCount == 2)
+    }
+
     @Test func configValidation() throws {
         let valid = CoordinatorConfig(trustDomain: "example.org", instanceID: "a")
         try valid.validate()

@@ -203,12 +203,10 @@ public final class Coordinator: Sendable {
     /// longer wants this key (it is then destroyed, never having been published).
     private func mint(_ keyType: KeyType, state: KeyState, planner: RotationPlanner, fence: Fence) async throws -> RotationPlan? {
         let created = try await backend.create(keyType: keyType, trustDomain: config.trustDomain)
-        var kid: String?
         do {
             let key = try await verifiedPublicKey(created, keyType: keyType)
             try await probe(ref: created.ref, keyType: keyType, key: key)
             let keyID = config.kidFormat.kid(for: key)
-            kid = keyID
             let config = self.config
             let clock = self.clock
             let (plan, _) = try await store.update(trustDomain: config.trustDomain, fence: fence) { records in
@@ -240,7 +238,7 @@ public final class Coordinator: Sendable {
             return plan
         } catch {
             if case CoordinationError.jwksLimit(let reason) = error { observer.jwksRefused(reason: reason) }
-            await discardUnpublished(ref: created.ref, kid: kid, after: error)
+            await discardUnpublished(ref: created.ref, after: error)
             if error is PlanChanged { return nil }
             throw error
         }
@@ -249,7 +247,7 @@ public final class Coordinator: Sendable {
     /// Destroys a freshly minted key that did not make it into the registry. When the
     /// store's answer is unknown (the commit may have happened), the registry is read
     /// back first; if that fails too, the key is left pending for the reconciler.
-    private func discardUnpublished(ref: String, kid: String?, after error: any Error) async {
+    private func discardUnpublished(ref: String, after error: any Error) async {
         let refusedBeforeCommit: Bool
         switch error {
         case is PlanChanged, CoordinationError.staleFence, CoordinationError.jwksLimit, CoordinationError.conflict,
@@ -375,6 +373,7 @@ public final class Coordinator: Sendable {
 
     /// Marks a key tainted: it stays in the JWKS but nobody may sign with it. If it was the
     /// key servers sign with (or the next one), a replacement is promoted or minted at once.
+    /// `caller` names who asked, for the observer's audit trail. Tainting again is a no-op.
     public func taint(kid: String, by caller: String) async throws -> KeyRecord {
         try Self.checkCaller(caller, "caller")
         let (record, _) = try await store.update(trustDomain: config.trustDomain, fence: nil) { records in
@@ -382,11 +381,13 @@ public final class Coordinator: Sendable {
             records[index].tainted = true
             return records[index]
         }
+        observer.keyTainted(kid: kid, by: caller)
         return try await replaceIfManaged(record)
     }
 
     /// Revokes a key: it leaves the JWKS at once and its backend key is destroyed. A key
-    /// servers sign with is replaced at once. Revoking again is a no-op.
+    /// servers sign with is replaced at once. `caller` names who asked, for the observer's
+    /// audit trail. Revoking again is a no-op.
     public func revoke(kid: String, by caller: String) async throws -> KeyRecord {
         try Self.checkCaller(caller, "caller")
         let (record, _) = try await store.update(trustDomain: config.trustDomain, fence: nil) { records in
@@ -394,7 +395,10 @@ public final class Coordinator: Sendable {
             records[index].state = .revoked
             return records[index]
         }
-        // The revoke is committed, so the key is no longer in the JWKS anyone renders.
+        observer.keyRevoked(kid: kid, by: caller)
+        // The revoke is committed, so no JWKS rendered from the registry serves the key any
+        // more; only now may its private key go. The revoked record stays until
+        // `notAfter + grace` so that the key cannot be published again.
         await destroyRemoved([record])
         return try await replaceIfManaged(record)
     }

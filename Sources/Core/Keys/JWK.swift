@@ -99,7 +99,8 @@ public struct JWK: Sendable, Equatable {
         return try parse(object: object)
     }
 
-    static func parse(object: [String: Any]) throws -> JWK {
+    /// Parses one JWK already decoded by `JSONSerialization` (e.g. a member of a request body).
+    public static func parse(object: [String: Any]) throws -> JWK {
         if let member = privateMembers.first(where: { object[$0] != nil }) {
             throw CoordinationError.invalid("JWK holds private key material (member \"\(member)\"); send the public key only")
         }
