@@ -38,7 +38,7 @@ import Testing
                 records.append(KeyRecord(
                     trustDomain: "example.org", kid: kid, keyType: .ecP256, publicKey: key.der, backend: "memory",
                     backendRef: "memory:\(kid)", createdAt: now, publishedAt: now,
-                    notAfter: now.addingTimeInterval(planner.policy.ttl.timeInterval),
+                    notAfter: now.addingTimeInterval(Double(planner.policy.ttl.components.seconds)),
                     activatedAt: state == .active ? now : nil, state: state, createdBy: "sim"))
                 log.append("mint \(kid) \(state.rawValue)")
             }
