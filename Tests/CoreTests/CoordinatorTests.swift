@@ -81,6 +81,7 @@ import TestSupport
         let beforeTaint = try await coordinator.ensure(keyType: .ecP256, serverID: "s")
         let k2 = try #require(beforeTaint.next)
         #expect(beforeTaint.current.kid == k1.kid && k2.state == .published)
+        #expect(beforeTaint.nextActivatesAt == k1.notAfter.addingTimeInterval(-4 * Self.hour))
 
         let tainted = try await coordinator.taint(kid: k1.kid, by: "operator")
         #expect(tainted.tainted && tainted.state == .retired)

@@ -116,7 +116,8 @@ public final class Coordinator: Sendable {
             throw CoordinationError.backendFailure(
                 "key \(current.kid) (\(backend.name) \(ref)) cannot be used by this instance: \(problem)")
         }
-        return EnsureResult(current: current, next: plan.next, refreshAfter: refreshAfter(plan))
+        let activation = plan.next.map { max(config.policy.activationTime(of: current), config.policy.readyTime(of: $0)) }
+        return EnsureResult(current: current, next: plan.next, refreshAfter: refreshAfter(plan), nextActivatesAt: activation)
     }
 
     /// When a caller should ask again: at the next scheduled change, but at least a few
