@@ -29,7 +29,7 @@ import Testing
     @Test(arguments: [KeyAlgorithm.ecP256, .ecP384, .rsa(bits: 2048)])
     func parsesWhatItEncodes(algorithm: KeyAlgorithm) throws {
         let key = try PrivateKey.generate(algorithm).publicKey
-        let jwk = JWK(publicKey: key, kid: "kid-1", alg: "X")
+        let jwk = JWK(publicKey: key, kid: "kid-1", alg: KeyType(algorithm)?.alg)
         let parsed = try JWK.parse(Array(jwk.json.utf8))
         #expect(parsed == jwk)
         #expect(try parsed.publicKey() == key)
@@ -64,6 +64,7 @@ import Testing
             ("padded", "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"\(bx)=\",\"y\":\"\(by)\"}"),
             ("standard alphabet", "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"+/\(bx.dropFirst(2))\",\"y\":\"\(by)\"}"),
             ("off curve", "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"\(bx)\",\"y\":\"\(Base64URL.encode(offCurve))\"}"),
+            ("alg mismatch", "{\"kty\":\"EC\",\"alg\":\"RS256\",\"crv\":\"P-256\",\"x\":\"\(bx)\",\"y\":\"\(by)\"}"),
             ("use enc", "{\"kty\":\"EC\",\"use\":\"enc\",\"crv\":\"P-256\",\"x\":\"\(bx)\",\"y\":\"\(by)\"}"),
             ("rsa leading zero", "{\"kty\":\"RSA\",\"n\":\"\(Base64URL.encode([0] + n))\",\"e\":\"AQAB\"}"),
             ("rsa empty e", "{\"kty\":\"RSA\",\"n\":\"\(Base64URL.encode(n))\",\"e\":\"\"}"),
