@@ -20,7 +20,7 @@ build: deps
 
 # The release build the Dockerfile runs.
 release: deps
-	$(SWIFT) build -c release -Xswiftc -Osize $(SWIFT_FLAGS) --product keycoord
+	$(SWIFT) build -c release --static-swift-stdlib $(SWIFT_FLAGS) --product keycoord
 
 # The service on its embedded default: file store and disk backend under ./keycoord-data.
 run: build

@@ -19,18 +19,28 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         .target(name: "Crypto", dependencies: ["COpenSSL"]),
+        .target(name: "CHTTPShims"),
         .target(name: "HTTP", dependencies: [
+            "CHTTPShims",
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .target(name: "Core", dependencies: ["Crypto"]),
-        .target(name: "Stores", dependencies: ["Core", "Crypto", "CLibPQ",
+        // Durable POSIX file operations (atomic replace, flock, 0700/0600) shared by the
+        // file store and the disk backend, which may not import each other.
+        .target(name: "FileSupport"),
+        .target(name: "Stores", dependencies: ["Core", "Crypto", "CLibPQ", "FileSupport",
                                                .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Backends", dependencies: ["Core", "Crypto",
+        .target(name: "Backends", dependencies: ["Core", "Crypto", "FileSupport",
                                                  .product(name: "Logging", package: "swift-log")]),
         .target(name: "Service", dependencies: [
             "HTTP", "Core", "Crypto", "Stores", "Backends",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The HTTP benchmark's server (bench/http/run.sh); not shipped.
+        .executableTarget(name: "HTTPBenchServer", dependencies: [
+            "HTTP",
+            .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .executableTarget(name: "keycoord", dependencies: [
             "Service", "Core",
@@ -41,7 +51,9 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "Crypto", "TestSupport"]),
-        .testTarget(name: "StoresTests", dependencies: ["Stores", "Core", "TestSupport"]),
+        // A child process for the file store's crash tests (killed with SIGKILL mid-operation).
+        .executableTarget(name: "FileStoreTestHelper", dependencies: ["Stores", "Core"], path: "Tests/FileStoreTestHelper"),
+        .testTarget(name: "StoresTests", dependencies: ["Stores", "Core", "TestSupport", "FileStoreTestHelper"]),
         .testTarget(name: "BackendsTests", dependencies: ["Backends", "Core", "Crypto", "TestSupport"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "Core", "Crypto", "TestSupport"]),
     ]

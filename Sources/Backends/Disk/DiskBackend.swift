@@ -1,0 +1,219 @@
+import Core
+import Crypto
+import FileSupport
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Shared private keys as files, the way SPIRE's disk key manager keeps them, so a SPIRE
+/// server can mount the directory and read a key by the reference keycoord hands out.
+///
+/// Layout (directories 0700, files 0600):
+/// ```
+/// <directory>/<trust-domain>/<key-type>-<32 hex>.pem    PKCS #8 PEM private key; its absolute path is the reference
+/// <directory>/<trust-domain>/<key-type>-<32 hex>.json   DiskKeyMetadata: mark (pending/published), kid, key type, created
+/// ```
+/// Every file is written atomically (temporary file, fsync, rename, directory fsync). The
+/// metadata is written before the key and removed after it, so a crash never leaves a key
+/// the reconciler cannot see. Keycoord instances on several hosts must share the directory
+/// on one volume; `checkUsable` says so when a key file cannot be read here.
+public final class DiskBackend: KeyBackend {
+    public let name = "disk"
+    /// The canonical (absolute, symlink-free) key directory.
+    public let directory: String
+
+    /// Parsed keys by reference: signing must not re-read and re-parse a PEM file each time.
+    private let keys = Mutex([String: PrivateKey]())
+
+    public init(directory: String) throws {
+        do {
+            try PrivateDirectory.create(directory)
+            self.directory = try PrivateDirectory.canonical(directory)
+        } catch {
+            throw CoordinationError.backendFailure("disk backend: cannot prepare key directory \(directory): \(error)")
+        }
+    }
+
+    public func create(keyType: KeyType, trustDomain: String) async throws -> BackendKey {
+        guard SafeName.isTrustDomain(trustDomain) else {
+            throw CoordinationError.invalid("trust domain must be a DNS-like name of lowercase letters, digits, '-', '_' and '.'")
+        }
+        let location = DiskKeyLocation(root: directory, trustDomain: trustDomain, keyType: keyType, id: SecureRandom.hexToken(bytes: 16))
+        // Key generation (seconds for RSA 4096) and fsyncs run on a thread of their own.
+        let (key, createdAt) = try await BlockingCalls.run { () throws -> (PrivateKey, Date) in
+            do {
+                let key = try PrivateKey.generate(keyType.algorithm)
+                let created = DiskKeyMetadata.timestamp(Date())
+                let metadata = DiskKeyMetadata(trustDomain: trustDomain, keyType: keyType, mark: .pending, kid: nil, createdAt: created.text)
+                try PrivateDirectory.create(location.folder)
+                try AtomicFile.write(try metadata.encoded(), to: location.metadataPath)
+                try AtomicFile.write(Array(try key.pkcs8PEM().utf8), to: location.keyPath)
+                return (key, created.date)
+            } catch {
+                throw CoordinationError.backendFailure("disk backend: creating a \(keyType.rawValue) key in \(location.folder) failed: \(error)")
+            }
+        }
+        keys.withLock { $0[location.keyPath] = key }
+        return BackendKey(ref: location.keyPath, publicKey: key.publicKey.der, createdAt: createdAt)
+    }
+
+    public func markPublished(ref: String, kid: String) async throws {
+        let location = try locate(ref)
+        guard !kid.isEmpty, kid.utf8.count <= 256 else { throw CoordinationError.invalid("kid must be 1–256 bytes") }
+        try backendCall("marking \(ref) published") {
+            var metadata: DiskKeyMetadata
+            if let existing = try readMetadata(location) {
+                metadata = existing
+            } else {
+                // Metadata lost (removed by hand): rebuild it from the key file, which must exist.
+                let info = try keyFileStatus(location)
+                let created = DiskKeyMetadata.timestamp(Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec)))
+                metadata = DiskKeyMetadata(trustDomain: location.trustDomain, keyType: location.keyType, mark: .pending,
+                                           kid: nil, createdAt: created.text)
+            }
+            metadata.mark = .published
+            metadata.kid = kid
+            try AtomicFile.write(try metadata.encoded(), to: location.metadataPath)
+        }
+    }
+
+    public func sign(ref: String, keyType: KeyType, digest: [UInt8]) async throws -> [UInt8] {
+        let location = try locate(ref)
+        guard location.keyType == keyType else {
+            throw CoordinationError.invalid("key \(ref) is \(location.keyType.rawValue), not \(keyType.rawValue)")
+        }
+        guard digest.count == keyType.hash.size else {
+            throw CoordinationError.invalid("a \(keyType.alg) digest has \(keyType.hash.size) bytes, got \(digest.count)")
+        }
+        let key = try loadKey(location, useCache: true)
+        return try backendCall("signing with \(ref)") {
+            let signature = try key.sign(digest: digest, hash: keyType.hash)
+            guard let size = key.algorithm.coordinateSize else { return signature }
+            return try ECDSASignature.raw(fromDER: signature, coordinateSize: size)
+        }
+    }
+
+    public func publicKey(ref: String) async throws -> [UInt8] {
+        try loadKey(try locate(ref), useCache: true).publicKey.der
+    }
+
+    /// Every key of `trustDomain`, from the metadata files. A key file whose metadata is
+    /// missing is listed as pending (it was never marked published).
+    public func list(trustDomain: String) async throws -> [BackendKeyInfo] {
+        guard SafeName.isTrustDomain(trustDomain) else {
+            throw CoordinationError.invalid("trust domain must be a DNS-like name of lowercase letters, digits, '-', '_' and '.'")
+        }
+        let folder = "\(directory)/\(trustDomain)"
+        return try backendCall("listing \(folder)") {
+            let names = Set(try PrivateDirectory.entries(folder).filter { !$0.hasPrefix(".") })
+            var found: [BackendKeyInfo] = []
+            for name in names {
+                if let (keyType, id) = DiskKeyLocation.parseFileName(name, suffix: ".json") {
+                    let location = DiskKeyLocation(root: directory, trustDomain: trustDomain, keyType: keyType, id: id)
+                    guard let metadata = try readMetadata(location) else { continue }
+                    guard let created = metadata.createdDate, metadata.keyType == keyType else {
+                        throw CoordinationError.backendFailure("disk backend: metadata file \(location.metadataPath) does not match its key")
+                    }
+                    found.append(BackendKeyInfo(ref: location.keyPath, keyType: keyType, mark: metadata.mark, kid: metadata.kid, createdAt: created))
+                } else if let (keyType, id) = DiskKeyLocation.parseFileName(name, suffix: ".pem"),
+                          !names.contains("\(keyType.rawValue)-\(id).json") {
+                    let location = DiskKeyLocation(root: directory, trustDomain: trustDomain, keyType: keyType, id: id)
+                    let info = try keyFileStatus(location)
+                    found.append(BackendKeyInfo(ref: location.keyPath, keyType: keyType, mark: .pending, kid: nil,
+                                                createdAt: Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec))))
+                }
+            }
+            return found.sorted { ($0.createdAt, $0.ref) < ($1.createdAt, $1.ref) }
+        }
+    }
+
+    public func destroy(ref: String) async throws {
+        let location = try locate(ref)
+        keys.withLock { $0[location.keyPath] = nil }
+        try backendCall("destroying \(ref)") {
+            try AtomicFile.remove(location.keyPath)
+            try AtomicFile.remove(location.metadataPath)
+        }
+    }
+
+    public func checkUsable(ref: String) async -> String? {
+        do {
+            _ = try loadKey(try locate(ref), useCache: false)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Resolves a reference inside this backend's directory, refusing anything else.
+    private func locate(_ ref: String) throws -> DiskKeyLocation {
+        guard let location = DiskKeyLocation(ref: ref, root: directory) else {
+            throw CoordinationError.invalid("\(ref) is not a key of the disk backend in \(directory) (expected \(directory)/<trust-domain>/<key-type>-<id>.pem)")
+        }
+        return location
+    }
+
+    /// The parsed private key; with `useCache` false the file is read again (and the cache
+    /// refreshed), which is how `checkUsable` notices a file that vanished.
+    private func loadKey(_ location: DiskKeyLocation, useCache: Bool) throws -> PrivateKey {
+        if useCache, let cached = keys.withLock({ $0[location.keyPath] }) { return cached }
+        let path = location.keyPath
+        let pem: [UInt8]
+        do {
+            guard let bytes = try AtomicFile.read(path, limit: 64 << 10) else {
+                keys.withLock { $0[path] = nil }
+                throw CoordinationError.backendFailure(
+                    "disk backend: key file \(path) does not exist on this instance; every keycoord instance and SPIRE server must mount the same keys directory (\(directory)) from a shared volume")
+            }
+            pem = bytes
+        } catch let error as CoordinationError {
+            throw error
+        } catch {
+            throw CoordinationError.backendFailure("disk backend: key file \(path) cannot be read on this instance: \(error)")
+        }
+        let key: PrivateKey
+        do {
+            key = try PrivateKey(pem: String(decoding: pem, as: UTF8.self))
+        } catch {
+            throw CoordinationError.backendFailure("disk backend: key file \(path) is not a valid PEM private key: \(error)")
+        }
+        guard key.algorithm == location.keyType.algorithm else {
+            throw CoordinationError.backendFailure("disk backend: key file \(path) holds a \(key.algorithm) key, its name says \(location.keyType.rawValue)")
+        }
+        keys.withLock { $0[path] = key }
+        return key
+    }
+
+    private func readMetadata(_ location: DiskKeyLocation) throws -> DiskKeyMetadata? {
+        guard let bytes = try AtomicFile.read(location.metadataPath, limit: 64 << 10) else { return nil }
+        do {
+            return try DiskKeyMetadata.decode(bytes)
+        } catch {
+            throw CoordinationError.backendFailure("disk backend: metadata file \(location.metadataPath) is corrupt: \(error)")
+        }
+    }
+
+    private func keyFileStatus(_ location: DiskKeyLocation) throws -> stat {
+        var info = stat()
+        guard lstat(location.keyPath, &info) == 0 else { throw FileError("stat", path: location.keyPath, code: errno) }
+        return info
+    }
+
+    /// Runs file operations, reporting failures as `.backendFailure` naming what was attempted.
+    private func backendCall<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as CoordinationError {
+            throw error
+        } catch {
+            throw CoordinationError.backendFailure("disk backend: \(what) failed: \(error)")
+        }
+    }
+}

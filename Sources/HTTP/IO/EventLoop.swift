@@ -1,0 +1,223 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import CHTTPShims
+import Synchronization
+
+/// One thread blocked in `epoll_wait`, owning the connections it accepted. The server runs
+/// one loop per core; all loops watch every listener with `EPOLLEXCLUSIVE`, so the kernel
+/// wakes one loop per incoming connection. Level-triggered interest is changed only when a
+/// connection switches between reading and writing, so the steady keep-alive path costs one
+/// `recv` and one `sendmsg` per batch and no `epoll_ctl`.
+final class EventLoop: @unchecked Sendable {
+    // @unchecked: everything except `tasks` and `wakeFD` is touched only on the loop's own
+    // thread; other threads reach the loop solely through `execute`, which is locked.
+    let context: ServerContext
+    private let epollFD: Int32
+    private let wakeFD: Int32
+    private let tasks = Mutex<[@Sendable () -> Void]>([])
+    private var connections: [Connection?] = []
+    private var listeners: [Int32: ListenerSocket] = [:]
+    private var running = true
+    private var nextSweep: UInt64 = 0
+    let finished = Atomic<Bool>(false)
+
+    /// Scratch space shared by the loop's connections, valid during one event.
+    let readBuffer: UnsafeMutableRawBufferPointer
+    let vectors: UnsafeMutableBufferPointer<iovec>
+    var date = DateHeaderCache()
+
+    static let readBufferSize = 64 * 1024
+    private static let maxEvents = 256
+
+    init(context: ServerContext) throws {
+        self.context = context
+        epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard epollFD >= 0 else { throw POSIXFailure(operation: "epoll_create1", code: errno) }
+        wakeFD = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
+        guard wakeFD >= 0 else {
+            close(epollFD)
+            throw POSIXFailure(operation: "eventfd", code: errno)
+        }
+        readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
+        vectors = .allocate(capacity: 1024)  // IOV_MAX on Linux
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.fd = wakeFD
+        epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event)
+        date.refresh()
+    }
+
+    deinit {
+        readBuffer.deallocate()
+        vectors.deallocate()
+    }
+
+    /// Runs `task` on the loop's thread soon; callable from any thread.
+    func execute(_ task: @escaping @Sendable () -> Void) {
+        tasks.withLock { $0.append(task) }
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+
+    /// The loop body; returns after `stop()`.
+    func run() {
+        let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Self.maxEvents)
+        defer { events.deallocate() }
+        nextSweep = Self.now() + context.sweepNanoseconds
+        while running {
+            let now = Self.now()
+            let timeout = nextSweep > now ? Int32(min((nextSweep - now) / 1_000_000 + 1, 1000)) : 0
+            let count = epoll_wait(epollFD, events, Int32(Self.maxEvents), timeout)
+            date.refresh()
+            if count > 0 {
+                for index in 0..<Int(count) {
+                    let event = events[index]
+                    let fd = event.data.fd
+                    if fd == wakeFD {
+                        runTasks()
+                    } else if let listener = listeners[fd] {
+                        acceptConnections(listener)
+                    } else if fd >= 0, fd < connections.count, let connection = connections[Int(fd)] {
+                        connection.handle(events: event.events)
+                    }
+                }
+            }
+            if Self.now() >= nextSweep {
+                sweep()
+                nextSweep = Self.now() + context.sweepNanoseconds
+            }
+        }
+        for case let connection? in connections { connection.close() }
+        for fd in listeners.keys { epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil) }
+        listeners = [:]
+        close(wakeFD)
+        close(epollFD)
+        finished.store(true, ordering: .releasing)
+    }
+
+    private func runTasks() {
+        var value: UInt64 = 0
+        _ = read(wakeFD, &value, 8)
+        let pending = tasks.withLock { tasks in
+            let pending = tasks
+            tasks.removeAll()
+            return pending
+        }
+        for task in pending { task() }
+    }
+
+    // MARK: Listeners (loop thread)
+
+    func addListener(_ listener: ListenerSocket) {
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue
+        event.data.fd = listener.fileDescriptor
+        if epoll_ctl(epollFD, EPOLL_CTL_ADD, listener.fileDescriptor, &event) == 0 {
+            listeners[listener.fileDescriptor] = listener
+        }
+    }
+
+    /// Stops accepting and closes idle connections; busy ones finish and then close.
+    func beginShutdown() {
+        for fd in listeners.keys { epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil) }
+        listeners = [:]
+        for case let connection? in connections { connection.shutdownRequested() }
+    }
+
+    func stop() {
+        running = false
+    }
+
+    private func acceptConnections(_ listener: ListenerSocket) {
+        for _ in 0..<64 {
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    chttp_accept4(listener.fileDescriptor, $0, &length, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+                }
+            }
+            if fd < 0 {
+                // EAGAIN: another loop took it or the queue is empty. EMFILE and friends: the
+                // pending connection stays queued; the next wakeup retries.
+                return
+            }
+            if context.isShuttingDown {
+                close(fd)
+                continue
+            }
+            let limit = context.limits.maxConnections
+            let previous = context.connectionCount.wrappingAdd(1, ordering: .relaxed).oldValue
+            if previous >= limit {
+                context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+                close(fd)
+                context.observer?.connectionRejected(listener: listener.name, reason: "max_connections")
+                continue
+            }
+            if !listener.isUnix {
+                var one: Int32 = 1
+                setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            }
+            let remote = listener.isUnix ? "unix" : SocketAddress.describe(&storage)
+            let connection = Connection(loop: self, transport: SocketTransport(fileDescriptor: fd),
+                                        listener: listener, remoteAddress: remote, acceptedAt: Self.now())
+            if Int(fd) >= connections.count {
+                connections.append(contentsOf: repeatElement(nil, count: Int(fd) + 1 - connections.count + 64))
+            }
+            var event = epoll_event()
+            event.events = EPOLLIN.rawValue
+            event.data.fd = fd
+            guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
+                close(fd)
+                context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+                continue
+            }
+            connections[Int(fd)] = connection
+            context.observer?.connectionOpened(listener: listener.name)
+        }
+    }
+
+    // MARK: Connections (loop thread)
+
+    /// Changes the readiness a connection waits for.
+    func setInterest(_ fd: Int32, events: UInt32) {
+        var event = epoll_event()
+        event.events = events
+        event.data.fd = fd
+        epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &event)
+    }
+
+    /// Forgets a connection that closed itself.
+    func remove(_ connection: Connection) {
+        let fd = Int(connection.fileDescriptor)
+        if fd < connections.count, connections[fd] === connection {
+            connections[fd] = nil
+        }
+        epoll_ctl(epollFD, EPOLL_CTL_DEL, connection.fileDescriptor, nil)
+        context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+        context.observer?.connectionClosed(listener: connection.listener.name)
+    }
+
+    private func sweep() {
+        let now = Self.now()
+        for case let connection? in connections where connection.deadline <= now {
+            connection.deadlineReached()
+        }
+    }
+
+    /// The monotonic clock in nanoseconds.
+    static func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+}
+
+/// A system call that failed while setting up the server.
+struct POSIXFailure: Error, CustomStringConvertible {
+    let operation: String
+    let code: Int32
+    var description: String { "\(operation) failed: \(String(cString: strerror(code)))" }
+}

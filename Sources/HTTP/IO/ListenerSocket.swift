@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CHTTPShims
+
+/// A bound, listening, non-blocking socket with the name and router its connections use.
+final class ListenerSocket: Sendable {
+    let fileDescriptor: Int32
+    let name: String
+    let router: Router
+    /// The bound address, with an ephemeral port resolved.
+    let address: ListenAddress
+    let isUnix: Bool
+
+    /// Why binding a listener failed.
+    struct BindError: Error, CustomStringConvertible {
+        let address: ListenAddress
+        let operation: String
+        let code: Int32
+        var description: String {
+            "cannot listen on \(address): \(operation) failed: \(String(cString: strerror(code)))"
+        }
+    }
+
+    init(address: ListenAddress, name: String, router: Router) throws {
+        self.name = name
+        self.router = router
+        var family: Int32 = AF_INET
+        if case .unix(let path) = address {
+            family = AF_UNIX
+            var status = stat()
+            // Replace a stale socket from an earlier run, never any other kind of file.
+            if lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
+        } else if case .tcp(let host, _) = address, host.contains(":") {
+            family = AF_INET6
+        }
+        isUnix = family == AF_UNIX
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw BindError(address: address, operation: "socket", code: errno) }
+        var one: Int32 = 1
+        if family != AF_UNIX {
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            if family == AF_INET6 {
+                setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
+            }
+        }
+        let bound = SocketAddress.withSockAddr(address) { pointer, length, _ in
+            bind(fd, pointer, length)
+        }
+        guard let bound else {
+            Glibc.close(fd)
+            throw BindError(address: address, operation: "address", code: EINVAL)
+        }
+        guard bound == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw BindError(address: address, operation: "bind", code: code)
+        }
+        guard Glibc.listen(fd, 4096) == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw BindError(address: address, operation: "listen", code: code)
+        }
+        fileDescriptor = fd
+        self.address = Self.boundAddress(fd: fd, requested: address)
+    }
+
+    private static func boundAddress(fd: Int32, requested: ListenAddress) -> ListenAddress {
+        guard case .tcp(let host, _) = requested else { return requested }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard ok == 0 else { return requested }
+        let family = Int32(storage.ss_family)
+        let port: UInt16 = withUnsafePointer(to: &storage) { pointer in
+            if family == AF_INET6 {
+                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
+            }
+            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+        }
+        return .tcp(host: host, port: Int(port))
+    }
+
+    /// Closes the socket and removes a unix socket file.
+    func close() {
+        _ = Glibc.close(fileDescriptor)
+        if case .unix(let path) = address { unlink(path) }
+    }
+}

@@ -1,0 +1,74 @@
+import Dispatch
+import Foundation
+import HTTP
+import HTTPTypes
+
+/// The benchmark's server: keycoord's HTTP server answering GET /keys with a fixed JWKS
+/// (two EC P-256 keys, 554 bytes) as a pre-rendered response, the shape of the real JWKS
+/// endpoint. Usage: HTTPBenchServer [ADDRESS] (default 127.0.0.1:8080). Prints the bound
+/// address on stdout; SIGINT/SIGTERM shut it down gracefully.
+@main
+struct BenchServer {
+    static let jwks = """
+    {
+      "keys": [
+        {
+          "kty": "EC",
+          "kid": "c1ef46e5ca38d243aa4e70091cee7ecff81ef83e",
+          "use": "sig",
+          "alg": "ES256",
+          "crv": "P-256",
+          "x": "gPPPznba_ao2l3PxyeptRN4OqBCcbHS2nzpyJ2V1-74",
+          "y": "0S6Yd28WOfleU1fTFb5rB6gk_KOKCgf6bVqZoFYEodc"
+        },
+        {
+          "kty": "EC",
+          "kid": "e324e30276c4d63ce42ac70d9135df1d6ab79c72",
+          "use": "sig",
+          "alg": "ES256",
+          "crv": "P-256",
+          "x": "REzzh40JvG17TUjJd1Yd65qnNbU7rIBASKxJHCqOffs",
+          "y": "xemwYzcMAWfpkm6eZmjkflVhtrr626FWErUuBrU1-vE"
+        }
+      ]
+    }
+    """
+
+    static func main() async {
+        let arguments = CommandLine.arguments.dropFirst()
+        let addressText = arguments.first ?? "127.0.0.1:8080"
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        fields[.cacheControl] = "public, max-age=300"
+        let keys = PrerenderedResponse(status: .ok, headerFields: fields, body: Array(jwks.utf8))
+        let router = Router()
+        router.add(.get, "/keys", .sync { _ in .prerendered(keys) })
+
+        var limits = ServerLimits()
+        limits.maxConnections = 20_000
+        limits.shutdownGrace = .seconds(2)
+        let server = HTTPServer(limits: limits)
+        do {
+            let address = try ListenAddress(parsing: addressText)
+            let bound = try server.listen(address, name: "public", router: router)
+            server.start()
+            FileHandle.standardOutput.write(Data("listening on \(bound)\n".utf8))
+        } catch {
+            FileHandle.standardError.write(Data("HTTPBenchServer: \(error)\n".utf8))
+            exit(1)
+        }
+
+        let (stop, continuation) = AsyncStream<Void>.makeStream()
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield() }
+            source.resume()
+            return source
+        }
+        for await _ in stop { break }
+        await server.shutdown()
+        withExtendedLifetime(sources) {}
+    }
+}

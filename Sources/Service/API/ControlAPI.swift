@@ -1,0 +1,186 @@
+import Core
+import Crypto
+import Foundation
+import HTTP
+import HTTPTypes
+import Logging
+
+/// The control API SPIRE servers and operators call: locks, key publication, ensure,
+/// taint and revoke. Each handler decodes, calls Core, encodes; every mutating call
+/// leaves one audit log line.
+final class ControlAPI: Sendable {
+    private let coordinator: Coordinator
+    private let store: any CoordinationStore
+    private let auth: BearerAuthenticator
+    private let logger: Logger
+    private let audit: Logger
+    /// Called after a successful mutation so this instance's JWKS reflects it at once.
+    private let onChange: @Sendable () async -> Void
+
+    static let maxLockTTL: Int64 = 3600
+    static let maxLockWait: Int64 = 300
+
+    init(coordinator: Coordinator, store: any CoordinationStore, auth: BearerAuthenticator, logger: Logger,
+         onChange: @escaping @Sendable () async -> Void) {
+        self.onChange = onChange
+        self.coordinator = coordinator
+        self.store = store
+        self.auth = auth
+        self.logger = logger
+        var audit = logger
+        audit[metadataKey: "log"] = "audit"
+        self.audit = audit
+    }
+
+    func register(on router: Router) {
+        route(router, .post, "/v1/locks/{name}", "lock.acquire", acquireLock)
+        route(router, .get, "/v1/locks/{name}", nil, lockStatus)
+        route(router, .delete, "/v1/locks/{name}", "lock.release", releaseLock)
+        route(router, .post, "/v1/locks/{name}/renew", "lock.renew", renewLock)
+        route(router, .post, "/v1/keys", "key.publish", publishKey)
+        route(router, .get, "/v1/keys", nil, listKeys)
+        route(router, .get, "/v1/keys/{kid}", nil, showKey)
+        route(router, .post, "/v1/keys/{kid}/taint", "key.taint", taintKey)
+        route(router, .delete, "/v1/keys/{kid}", "key.revoke", revokeKey)
+        route(router, .post, "/v1/jwt-keys/{key_type}/ensure", "key.ensure", ensure)
+    }
+
+    /// Wraps a handler with authentication, error mapping and (for mutations) the audit line.
+    private func route(_ router: Router, _ method: HTTPRequest.Method, _ path: String, _ action: String?,
+                       _ body: @escaping @Sendable (HTTPServerRequest, String) async throws -> (HTTPServerResponse, String)) {
+        router.add(method, path, .async { [auth, audit, onChange] request in
+            let requestID = RequestID.of(request)
+            var caller = "anonymous"
+            var target = ""
+            var response: HTTPServerResponse
+            do {
+                caller = try auth.authenticate(request)
+                (response, target) = try await body(request, caller)
+                if action?.hasPrefix("key.") == true { await onChange() }
+            } catch {
+                response = ProblemMapper.response(for: error)
+            }
+            if let action {
+                audit.info("audit", metadata: [
+                    "action": .string(action), "caller": .string(caller), "target": .string(target),
+                    "status": .stringConvertible(response.status.code), "request_id": .string(requestID),
+                    "remote": .string(request.remoteAddress),
+                ])
+            }
+            response.headerFields[.requestID] = requestID
+            return response
+        })
+    }
+
+    // MARK: Locks
+
+    private func lockName(_ request: HTTPServerRequest) throws -> String {
+        let name = request.pathParameters["name"] ?? ""
+        guard LockName.isValid(name) else {
+            throw APIError.badRequest("lock names match [A-Za-z0-9._:-]{1,200}")
+        }
+        return name
+    }
+
+    private func acquireLock(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+        let name = try lockName(request)
+        let body = try JSONBody.parse(request.body, allowed: ["holder", "ttl_seconds", "wait_seconds"])
+        let holder = try Validate.identifier(body.requiredString("holder", maxLength: 200), field: "holder")
+        guard let ttl = try body.integer("ttl_seconds", in: 1...Self.maxLockTTL) else {
+            throw APIError.badRequest("ttl_seconds is required (1 to \(Self.maxLockTTL))")
+        }
+        let wait = try body.integer("wait_seconds", in: 0...Self.maxLockWait) ?? 0
+        let lease = try await store.acquire(lock: name, holder: holder, ttl: .seconds(ttl), wait: .seconds(wait))
+        return (JSONResponse.make(.ok, WireFormat.lease(lease)), name)
+    }
+
+    private func renewLock(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+        let name = try lockName(request)
+        let body = try JSONBody.parse(request.body, allowed: ["lease_id", "ttl_seconds"])
+        let leaseID = try body.requiredString("lease_id", maxLength: 200)
+        guard let ttl = try body.integer("ttl_seconds", in: 1...Self.maxLockTTL) else {
+            throw APIError.badRequest("ttl_seconds is required (1 to \(Self.maxLockTTL))")
+        }
+        let lease = try await store.renew(lock: name, leaseID: leaseID, ttl: .seconds(ttl))
+        return (JSONResponse.make(.ok, WireFormat.lease(lease)), name)
+    }
+
+    private func releaseLock(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+        let name = try lockName(request)
+        guard let leaseID = request.query.first(where: { $0.name == "lease_id" })?.value, !leaseID.isEmpty else {
+            throw APIError.badRequest("the lease_id query parameter is required")
+        }
+        try await store.release(lock: name, leaseID: leaseID)
+        return (HTTPServerResponse(status: .noContent), name)
+    }
+
+    private func lockStatus(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+        let name = try lockName(request)
+        return (JSONResponse.make(.ok, WireFormat.lockStatus(try await store.status(lock: name))), name)
+    }
+
+    // MARK: Keys
+
+    private func publishKey(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+        let body = try JSONBody.parse(request.body, allowed: ["public_key", "not_after", "server_id", "fencing"])
+        guard let rawKey = body.raw("public_key") else { throw APIError.badRequest("public_key is required (PEM, base64 DER or a JWK object)") }
+        let publicKey = try PublicKeyMember.parse(rawKey)
+        let notAfterText = try body.requiredString("not_after", maxLength: 64)
+        guard let notAfter = WireTime.parse(notAfterText) else {
+            throw APIError.badRequest("not_after must be an RFC 3339 time, e.g. 2026-11-28T05:00:00Z")
+        }
+        let serverID = try Validate.identifier(body.requiredString("server_id", maxLength: 200), field: "server_id")
+        var fence: Fence?
+        if let fencing = try body.object("fencing") {
+            let inner = try JSONBody.parse(Array(try JSONSerialization.data(withJSONObject: fencing)), allowed: ["lock", "token"])
+            let lock = try inner.requiredString("lock", maxLength: 200)
+            guard LockName.isValid(lock) else { throw APIError.badRequest("fencing.lock must match [A-Za-z0-9._:-]{1,200}") }
+            guard let token = try inner.integer("token", in: 1...Int64.max) else { throw APIError.badRequest("fencing.token is required") }
+            fence = Fence(lock: lock, token: UInt64(token))
+        }
+        let record = try await coordinator.publish(PublishRequest(publicKey: publicKey, notAfter: notAfter, serverID: serverID, fence: fence))
+        return (JSONResponse.make(.ok, WireFormat.key(record)), record.kid)
+    }
+
+    private func listKeys(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+        let snapshot = try await coordinator.snapshot()
+        return (JSONResponse.make(.ok, [
+            "sequence": snapshot.sequence,
+            "keys": snapshot.records.map(WireFormat.key),
+        ]), "")
+    }
+
+    private func kid(_ request: HTTPServerRequest) throws -> String {
+        let kid = request.pathParameters["kid"] ?? ""
+        guard Validate.isKid(kid) else { throw APIError.badRequest("a kid is 1 to 128 characters of [A-Za-z0-9_-]") }
+        return kid
+    }
+
+    private func showKey(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+        let kid = try kid(request)
+        return (JSONResponse.make(.ok, WireFormat.key(try await coordinator.key(kid: kid))), kid)
+    }
+
+    private func taintKey(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+        let kid = try kid(request)
+        _ = try JSONBody.parse(request.body, allowed: ["reason"], allowEmpty: true)
+        return (JSONResponse.make(.ok, WireFormat.key(try await coordinator.taint(kid: kid, by: caller))), kid)
+    }
+
+    private func revokeKey(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+        let kid = try kid(request)
+        return (JSONResponse.make(.ok, WireFormat.key(try await coordinator.revoke(kid: kid, by: caller))), kid)
+    }
+
+    private func ensure(_ request: HTTPServerRequest, _ caller: String) async throws -> (HTTPServerResponse, String) {
+        let typeName = request.pathParameters["key_type"] ?? ""
+        guard let keyType = KeyType(rawValue: typeName) else {
+            throw APIError(.notFound, "unknown-key-type", "Unknown key type",
+                           "key type \"\(typeName)\" is not one of \(KeyType.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let body = try JSONBody.parse(request.body, allowed: ["server_id"])
+        let serverID = try Validate.identifier(body.requiredString("server_id", maxLength: 200), field: "server_id")
+        let result = try await coordinator.ensure(keyType: keyType, serverID: serverID)
+        return (JSONResponse.make(.ok, WireFormat.ensure(result)), result.current.kid)
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import HTTP
+import HTTPTypes
+
+/// A JSON object from a request body, read strictly: the body must be one UTF-8 JSON
+/// object, unknown members are refused (a typo must not silently fall back to a default),
+/// and each accessor checks the member's type.
+struct JSONBody {
+    private let members: [String: Any]
+
+    init(_ members: [String: Any]) { self.members = members }
+
+    /// Parses `body`; an empty body counts as `{}` when `allowEmpty`.
+    static func parse(_ body: [UInt8], allowed: Set<String>, allowEmpty: Bool = false) throws -> JSONBody {
+        if body.isEmpty {
+            if allowEmpty { return JSONBody([:]) }
+            throw APIError.malformedJSON("the request needs a JSON object body")
+        }
+        guard String(validating: body, as: UTF8.self) != nil else {
+            throw APIError.malformedJSON("the body is not valid UTF-8")
+        }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(body))
+        } catch {
+            throw APIError.malformedJSON("the body is not valid JSON")
+        }
+        guard let members = object as? [String: Any] else {
+            throw APIError.malformedJSON("the body must be a JSON object")
+        }
+        let unknown = Set(members.keys).subtracting(allowed)
+        if !unknown.isEmpty {
+            throw APIError.badRequest("unknown member(s) \(unknown.sorted().joined(separator: ", ")); allowed: \(allowed.sorted().joined(separator: ", "))")
+        }
+        return JSONBody(members)
+    }
+
+    func has(_ key: String) -> Bool { members[key] != nil && !(members[key] is NSNull) }
+
+    func string(_ key: String, maxLength: Int = 4096) throws -> String? {
+        guard has(key) else { return nil }
+        guard let value = members[key] as? String else { throw APIError.badRequest("\(key) must be a string") }
+        guard value.utf8.count <= maxLength else { throw APIError.badRequest("\(key) is longer than \(maxLength) bytes") }
+        return value
+    }
+
+    func requiredString(_ key: String, maxLength: Int = 4096) throws -> String {
+        guard let value = try string(key, maxLength: maxLength), !value.isEmpty else {
+            throw APIError.badRequest("\(key) is required")
+        }
+        return value
+    }
+
+    func integer(_ key: String, in range: ClosedRange<Int64>) throws -> Int64? {
+        guard has(key) else { return nil }
+        // JSON booleans arrive as NSNumber too (objCType "c"); `is Bool` cannot tell them
+        // apart on Linux, where 0 and 1 also cast to Bool.
+        guard let number = members[key] as? NSNumber, String(cString: number.objCType) != "c",
+              let value = Int64(exactly: number.doubleValue)
+        else { throw APIError.badRequest("\(key) must be a whole number") }
+        guard range.contains(value) else { throw APIError.badRequest("\(key) must be between \(range.lowerBound) and \(range.upperBound)") }
+        return value
+    }
+
+    func object(_ key: String) throws -> [String: Any]? {
+        guard has(key) else { return nil }
+        guard let value = members[key] as? [String: Any] else { throw APIError.badRequest("\(key) must be an object") }
+        return value
+    }
+
+    func raw(_ key: String) -> Any? { has(key) ? members[key] : nil }
+}
+
+/// JSON responses.
+enum JSONResponse {
+    static func make(_ status: HTTPResponse.Status = .ok, _ object: [String: Any]) -> HTTPServerResponse {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        fields[.cacheControl] = "no-store"
+        return HTTPServerResponse(status: status, headerFields: fields, body: Array(data) + [0x0A])
+    }
+}

@@ -1,0 +1,39 @@
+import Core
+import Foundation
+import HTTP
+import HTTPTypes
+
+/// The unauthenticated listener relying parties and probes use: JWKS (two paths, as
+/// SPIRE's discovery provider and the well-known path), OIDC discovery, health,
+/// readiness and Prometheus metrics.
+final class PublicAPI: Sendable {
+    private let publisher: JWKSPublisher
+    private let readiness: Readiness
+    private let metrics: ServiceMetrics
+
+    init(publisher: JWKSPublisher, readiness: Readiness, metrics: ServiceMetrics) {
+        self.publisher = publisher
+        self.readiness = readiness
+        self.metrics = metrics
+    }
+
+    func register(on router: Router) {
+        let jwks = HTTPHandler.sync { [publisher] in publisher.jwksResponse($0) }
+        router.add(.get, "/.well-known/jwks.json", jwks)
+        router.add(.get, "/keys", jwks)
+        router.add(.get, "/.well-known/openid-configuration", .sync { [publisher] in publisher.discoveryResponse($0) })
+        router.add(.get, "/healthz", .sync { _ in
+            JSONResponse.make(.ok, ["status": "ok"])
+        })
+        router.add(.get, "/readyz", .async { [readiness] _ in
+            let report = await readiness.check()
+            return JSONResponse.make(report.ready ? .ok : .serviceUnavailable, report.json)
+        })
+        router.add(.get, "/metrics", .sync { [metrics] _ in
+            var fields = HTTPFields()
+            fields[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            fields[.cacheControl] = "no-store"
+            return HTTPServerResponse(status: .ok, headerFields: fields, body: Array(metrics.registry.render().utf8))
+        })
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// Parses and prints durations the way operators write them: `90s`, `15m`, `24h`,
+/// `1h30m`, `500ms`, `7d`. A bare number is seconds.
+public enum DurationFormat {
+    public static func parse(_ text: String) -> Duration? {
+        let s = text.trimmingCharacters(in: .whitespaces)
+        guard !s.isEmpty else { return nil }
+        if let seconds = Int64(s), seconds >= 0 { return .seconds(seconds) }
+        var total: Duration = .zero
+        var digits = ""
+        var unit = ""
+        var sawComponent = false
+        func flush() -> Bool {
+            guard let value = Int64(digits), !unit.isEmpty else { return false }
+            let component: Duration
+            switch unit {
+            case "ms": component = .milliseconds(value)
+            case "s": component = .seconds(value)
+            case "m": component = .seconds(value * 60)
+            case "h": component = .seconds(value * 3600)
+            case "d": component = .seconds(value * 86_400)
+            default: return false
+            }
+            total += component
+            digits = ""
+            unit = ""
+            sawComponent = true
+            return true
+        }
+        for c in s {
+            if c.isASCII, c.isNumber {
+                if !unit.isEmpty { guard flush() else { return nil } }
+                digits.append(c)
+            } else if c.isASCII, c.isLetter {
+                guard !digits.isEmpty else { return nil }
+                unit.append(c)
+            } else {
+                return nil
+            }
+        }
+        guard flush(), sawComponent else { return nil }
+        return total
+    }
+
+    /// The shortest exact rendering, e.g. `24h`, `15m`, `1h30m`, `250ms`.
+    public static func format(_ duration: Duration) -> String {
+        var ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        if ms == 0 { return "0s" }
+        var out = ""
+        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] where ms >= size {
+            out += "\(ms / size)\(unit)"
+            ms %= size
+        }
+        return out
+    }
+}
+
+extension Duration {
+    /// Seconds as a floating-point number.
+    public var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

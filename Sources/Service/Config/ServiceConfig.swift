@@ -1,0 +1,122 @@
+import Core
+import Foundation
+
+/// Every setting of `keycoord serve`, with the defaults of the embedded mode.
+///
+/// Each field has one name used alike as a flag (`--trust-domain`), an environment
+/// variable (`KEYCOORD_TRUST_DOMAIN`) and a config-file key (`"trust-domain"`); see
+/// `ServiceSettings` for the table and docs/configuration.md for the reference.
+public struct ServiceConfig: Sendable, Equatable {
+    public enum StoreKind: String, Sendable, CaseIterable { case file, postgres }
+    public enum BackendKind: String, Sendable, CaseIterable {
+        case disk
+        case awsKMS = "aws-kms"
+        case gcpKMS = "gcp-kms"
+        case azureKeyVault = "azure-key-vault"
+    }
+    public enum LogFormat: String, Sendable, CaseIterable { case json, text }
+
+    public var trustDomain = "example.org"
+    public var stateDir = "./keycoord-data"
+    public var publicListen = "127.0.0.1:8080"
+    public var controlListen = "127.0.0.1:8081"
+    /// Bearer token file of the control API; empty means `<state-dir>/control-token`,
+    /// generated on first start.
+    public var controlTokenFile = ""
+    public var store = StoreKind.file
+    public var postgresURL = ""
+    public var backend = BackendKind.disk
+    /// Disk backend key directory; empty means `<state-dir>/keys`.
+    public var keysDir = ""
+    public var kidFormat = KidFormat.spire
+    public var keyTypes: [KeyType] = [.ecP256]
+    public var keyTTL: Duration = .seconds(24 * 3600)
+    public var publishLead: Duration = .seconds(15 * 60)
+    public var grace: Duration = .seconds(5 * 60)
+    /// OIDC issuer; empty means `http://<public-listen>`.
+    public var issuer = ""
+    /// JWKS `Cache-Control: max-age`; zero means half of `publishLead`, capped at 5 min.
+    public var jwksMaxAge: Duration = .zero
+    public var maxKeysPerFamily = 100
+    public var maxJWKSBytes = 51_200
+    /// This instance's id in locks and records; empty means `<hostname>-<pid>`.
+    public var instanceID = ""
+    public var pendingGrace: Duration = .seconds(3600)
+    public var logLevel = "info"
+    public var logFormat = LogFormat.json
+
+    public var maxHeaderBytes = 16 * 1024
+    public var maxBodyBytes = 64 * 1024
+    public var headerTimeout: Duration = .seconds(10)
+    public var idleTimeout: Duration = .seconds(60)
+    public var writeTimeout: Duration = .seconds(30)
+    public var maxConnections = 10_000
+    public var shutdownGrace: Duration = .seconds(10)
+
+    public var awsRegion = ""
+    public var awsEndpoint = ""
+    public var awsProfile = ""
+    public var awsAliasTemplate = "alias/keycoord/{trust_domain}/{key_type}"
+    public var awsDeletionWindowDays = 30
+
+    public init() {}
+
+    public var resolvedControlTokenFile: String {
+        controlTokenFile.isEmpty ? (stateDir as NSString).appendingPathComponent("control-token") : controlTokenFile
+    }
+
+    public var resolvedKeysDir: String {
+        keysDir.isEmpty ? (stateDir as NSString).appendingPathComponent("keys") : keysDir
+    }
+
+    public var resolvedIssuer: String {
+        issuer.isEmpty ? "http://\(publicListen)" : issuer
+    }
+
+    public var resolvedInstanceID: String {
+        instanceID.isEmpty ? "\(ProcessInfo.processInfo.hostName)-\(getpid())" : instanceID
+    }
+
+    /// The JWKS cache lifetime: never longer than half of `publishLead`, so no relying
+    /// party can cache a JWKS that lacks a key past the moment servers start signing with it.
+    public var effectiveJWKSMaxAge: Duration {
+        let ceiling = publishLead / 2
+        if jwksMaxAge == .zero { return min(ceiling, .seconds(300)) }
+        return min(jwksMaxAge, ceiling)
+    }
+
+    /// How often the rotation loop runs: often enough to act within 1/48 of a key's life.
+    public var rotationInterval: Duration {
+        max(.seconds(1), min(.seconds(30), keyTTL / 48))
+    }
+
+    /// Checks the settings together; the message says which setting to change.
+    public func validate() throws {
+        func fail(_ message: String) throws -> Never { throw ConfigError(message) }
+        if !TrustDomainName.isValid(trustDomain) {
+            try fail("trust-domain \"\(trustDomain)\" is not a valid trust domain name (lowercase letters, digits, '.', '-', '_')")
+        }
+        if keyTypes.isEmpty { try fail("key-type: name at least one key type") }
+        if keyTTL < .seconds(60) { try fail("key-ttl must be at least 1m") }
+        if publishLead >= keyTTL / 2 { try fail("publish-lead (\(DurationFormat.format(publishLead))) must be shorter than half of key-ttl (\(DurationFormat.format(keyTTL)))") }
+        if grace >= keyTTL / 2 { try fail("grace (\(DurationFormat.format(grace))) must be shorter than half of key-ttl (\(DurationFormat.format(keyTTL)))") }
+        if maxKeysPerFamily < 3 { try fail("max-keys must be at least 3 (a key type needs room for current, next and previous)") }
+        if maxJWKSBytes < 2048 { try fail("max-jwks-bytes must be at least 2048") }
+        if store == .postgres && postgresURL.isEmpty && ProcessInfo.processInfo.environment["PGHOST"] == nil {
+            try fail("store postgres needs postgres-url (or the PG* environment variables)")
+        }
+        if !(7...30).contains(awsDeletionWindowDays) { try fail("aws-deletion-window-days must be between 7 and 30") }
+        if maxHeaderBytes < 1024 { try fail("max-header-bytes must be at least 1024") }
+        if maxBodyBytes < 1024 { try fail("max-body-bytes must be at least 1024") }
+        if maxConnections < 1 { try fail("max-connections must be at least 1") }
+        if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) {
+            try fail("log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+}
+
+/// A configuration problem, reported before anything starts.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,153 @@
+import Core
+import Crypto
+import Foundation
+import HTTP
+import HTTPTypes
+import Logging
+import Synchronization
+
+/// Keeps the JWKS and discovery responses pre-rendered and follows the registry.
+///
+/// The hot path (`jwksResponse`) takes one uncontended lock to read an immutable
+/// `Rendered` and returns pre-built bytes: no JSON encoding, no store access. A follower
+/// task waits for registry changes from any instance (`waitForChange`) and re-renders
+/// at least once a second so keys leave the JWKS on time. While the store is down the
+/// last rendering keeps being served.
+final class JWKSPublisher: Sendable {
+    struct Rendered: Sendable {
+        let ok: PrerenderedResponse
+        let notModified: PrerenderedResponse
+        let discovery: PrerenderedResponse
+        let etag: String
+        let document: JWKSDocument
+        let sequence: UInt64
+        let records: [KeyRecord]
+    }
+
+    private let coordinator: Coordinator
+    private let store: any CoordinationStore
+    private let config: ServiceConfig
+    private let metrics: ServiceMetrics
+    private let logger: Logger
+    private let current = Mutex<Rendered?>(nil)
+    private let storeError = Mutex<String?>("not checked yet")
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    init(coordinator: Coordinator, store: any CoordinationStore, config: ServiceConfig, metrics: ServiceMetrics, logger: Logger) {
+        self.coordinator = coordinator
+        self.store = store
+        self.config = config
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// The latest rendering, nil before the first successful read of the registry.
+    var rendered: Rendered? { current.withLock { $0 } }
+
+    /// Why the last registry read failed, nil when it succeeded.
+    var lastStoreError: String? { storeError.withLock { $0 } }
+
+    /// Reads the registry once (so the first request already sees it), then follows it.
+    func start() async {
+        await refresh(force: true)
+        let loop = Task { [weak self] in
+            var lastFailure: String?
+            while !Task.isCancelled {
+                guard let self else { return }
+                let after = self.rendered?.sequence ?? 0
+                do {
+                    _ = try await self.store.waitForChange(trustDomain: self.config.trustDomain, after: after, timeout: .seconds(1))
+                } catch {
+                    let message = "\(error)"
+                    if message != lastFailure { self.logger.warning("registry follow failed", metadata: ["error": .string(message)]) }
+                    lastFailure = message
+                    self.storeError.withLock { $0 = message }
+                    try? await Task.sleep(for: .seconds(1))
+                    continue
+                }
+                lastFailure = nil
+                await self.refresh(force: false)
+            }
+        }
+        task.withLock { $0 = loop }
+    }
+
+    func stop() {
+        task.withLock { $0?.cancel(); $0 = nil }
+    }
+
+    /// Re-reads the registry and swaps the rendering when the bytes changed. Called by the
+    /// follower and after this instance's own writes, so a caller reads its write at once.
+    func refresh(force: Bool) async {
+        do {
+            let snapshot = try await coordinator.snapshot()
+            storeError.withLock { $0 = nil }
+            metrics.registry.set("keycoord_store_up", [], 1)
+            render(snapshot, force: force)
+        } catch {
+            storeError.withLock { $0 = "\(error)" }
+            metrics.registry.set("keycoord_store_up", [], 0)
+        }
+    }
+
+    private func render(_ snapshot: RegistrySnapshot, force: Bool) {
+        let document = coordinator.jwks(from: snapshot)
+        if !force, let old = rendered, old.sequence == snapshot.sequence, old.document.body == document.body { return }
+        let etag = "\"" + Base64URL.encode(Digest.sha256(document.body).prefix(16)) + "\""
+        let maxAge = Int(config.effectiveJWKSMaxAge.seconds)
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        fields[.cacheControl] = "public, max-age=\(maxAge)"
+        fields[.eTag] = etag
+        let ok = PrerenderedResponse(status: .ok, headerFields: fields, body: document.body)
+        var notModifiedFields = HTTPFields()
+        notModifiedFields[.cacheControl] = "public, max-age=\(maxAge)"
+        notModifiedFields[.eTag] = etag
+        let notModified = PrerenderedResponse(status: .notModified, headerFields: notModifiedFields, body: [])
+        var discoveryFields = HTTPFields()
+        discoveryFields[.contentType] = "application/json"
+        discoveryFields[.cacheControl] = "public, max-age=\(maxAge)"
+        let issuer = config.resolvedIssuer
+        let includedTypes = Set(snapshot.records.filter { document.kids.contains($0.kid) }.map(\.keyType))
+        let discoveryBody = OIDCDiscoveryDocument.render(issuer: issuer, jwksURI: issuer + "/keys",
+                                                         keyTypes: KeyType.allCases.filter(includedTypes.contains))
+        let discovery = PrerenderedResponse(status: .ok, headerFields: discoveryFields, body: discoveryBody)
+        let new = Rendered(ok: ok, notModified: notModified, discovery: discovery, etag: etag, document: document,
+                           sequence: snapshot.sequence, records: snapshot.records)
+        current.withLock { $0 = new }
+        metrics.registryChanged(records: snapshot.records, jwks: document, sequence: snapshot.sequence)
+    }
+
+    /// GET/HEAD of the JWKS: 200 with the pre-rendered set, or 304 when the caller's
+    /// `If-None-Match` names the current ETag. 503 before the registry was ever read.
+    func jwksResponse(_ request: HTTPServerRequest) -> HTTPServerResponse {
+        guard let rendered = current.withLock({ $0 }) else { return Self.notReady }
+        if let condition = request.headerFields[.ifNoneMatch], ETagMatch.matches(condition, etag: rendered.etag) {
+            return .prerendered(rendered.notModified)
+        }
+        return .prerendered(rendered.ok)
+    }
+
+    func discoveryResponse(_ request: HTTPServerRequest) -> HTTPServerResponse {
+        guard let rendered = current.withLock({ $0 }) else { return Self.notReady }
+        return .prerendered(rendered.discovery)
+    }
+
+    private static let notReady = Problem.response(status: .serviceUnavailable, type: "not-ready", title: "Not ready",
+                                                   detail: "the key registry has not been read yet; retry shortly")
+}
+
+/// `If-None-Match` evaluation (RFC 9110 §13.1.2): a list of entity tags or `*`, compared
+/// weakly.
+enum ETagMatch {
+    static func matches(_ header: String, etag: String) -> Bool {
+        let wanted = etag.hasPrefix("W/") ? String(etag.dropFirst(2)) : etag
+        for item in header.split(separator: ",") {
+            var tag = item.trimmingCharacters(in: .whitespaces)
+            if tag == "*" { return true }
+            if tag.hasPrefix("W/") { tag.removeFirst(2) }
+            if tag == wanted { return true }
+        }
+        return false
+    }
+}

@@ -1,2 +1,0 @@
-import Core
-enum ServicePlaceholder {}

@@ -1,0 +1,143 @@
+import Backends
+import Core
+import Foundation
+import HTTP
+import Logging
+import Stores
+
+/// One keycoord instance: store, backend, coordinator, JWKS publisher, rotation loop and
+/// the two listeners, wired from a `ServiceConfig`.
+public final class KeycoordService: Sendable {
+    public let config: ServiceConfig
+    public let metrics: ServiceMetrics
+    public let coordinator: Coordinator
+    private let store: any CoordinationStore
+    private let backend: any KeyBackend
+    private let server: HTTPServer
+    private let publisher: JWKSPublisher
+    private let rotation: RotationLoop
+    private let logger: Logger
+    private let publicRouter = Router()
+    private let controlRouter = Router()
+
+    /// Builds every part; connects to the store and backend but listens on nothing yet.
+    public init(config: ServiceConfig, logger: Logger) async throws {
+        try config.validate()
+        self.config = config
+        self.logger = logger
+        let metrics = ServiceMetrics()
+        self.metrics = metrics
+        let instanceID = config.resolvedInstanceID
+
+        try FileManager.default.createDirectory(atPath: config.stateDir, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let store = try await Self.makeStore(config, instanceID: instanceID, logger: logger)
+        let backend = try Self.makeBackend(config, logger: logger)
+        self.store = store
+        self.backend = backend
+
+        var coordinatorConfig = CoordinatorConfig(trustDomain: config.trustDomain, instanceID: instanceID)
+        coordinatorConfig.kidFormat = config.kidFormat
+        coordinatorConfig.keyTypes = config.keyTypes
+        coordinatorConfig.policy = RotationPolicy(ttl: config.keyTTL, publishLead: config.publishLead, grace: config.grace)
+        coordinatorConfig.maxKeysPerFamily = config.maxKeysPerFamily
+        coordinatorConfig.maxJWKSBytes = config.maxJWKSBytes
+        coordinatorConfig.pendingGrace = config.pendingGrace
+        let coordinator = try Coordinator(config: coordinatorConfig, store: store, backend: backend, observer: metrics)
+        self.coordinator = coordinator
+
+        let publisher = JWKSPublisher(coordinator: coordinator, store: store, config: config, metrics: metrics, logger: logger)
+        self.publisher = publisher
+        self.rotation = RotationLoop(coordinator: coordinator, interval: config.rotationInterval, metrics: metrics,
+                                     logger: logger) { await publisher.refresh(force: false) }
+
+        var limits = ServerLimits()
+        limits.maxHeaderBytes = config.maxHeaderBytes
+        limits.maxBodyBytes = config.maxBodyBytes
+        limits.headerTimeout = config.headerTimeout
+        limits.idleTimeout = config.idleTimeout
+        limits.writeTimeout = config.writeTimeout
+        limits.maxConnections = config.maxConnections
+        limits.shutdownGrace = config.shutdownGrace
+        self.server = HTTPServer(limits: limits, observer: metrics)
+
+        let tokenFile = config.resolvedControlTokenFile
+        if config.controlTokenFile.isEmpty, try BearerAuthenticator.generateIfMissing(at: tokenFile) {
+            logger.notice("generated a control API token", metadata: ["file": .string(tokenFile)])
+        }
+        let auth = try BearerAuthenticator(tokenFile: tokenFile)
+        PublicAPI(publisher: publisher,
+                  readiness: Readiness(store: store, backend: backend, publisher: publisher, keyTypes: config.keyTypes),
+                  metrics: metrics).register(on: publicRouter)
+        ControlAPI(coordinator: coordinator, store: store, auth: auth, logger: logger,
+                   onChange: { await publisher.refresh(force: false) }).register(on: controlRouter)
+    }
+
+    /// Every route of both listeners, for checking against openapi.yaml.
+    public var routes: [(listener: String, method: String, template: String)] {
+        publicRouter.routes.map { ("public", $0.method.rawValue, $0.template) }
+            + controlRouter.routes.map { ("control", $0.method.rawValue, $0.template) }
+    }
+
+    /// Ensures the configured key types once, binds both listeners and starts serving.
+    /// Returns the bound addresses (port 0 resolved).
+    public func start() async throws -> (public: ListenAddress, control: ListenAddress) {
+        if !(await rotation.step()) {
+            logger.warning("initial rotation step failed; serving anyway, /readyz reports not ready until it succeeds")
+        }
+        await publisher.start()
+        let publicAddress = try server.listen(ListenAddress(parsing: config.publicListen), name: "public", router: publicRouter)
+        let controlAddress = try server.listen(ListenAddress(parsing: config.controlListen), name: "control", router: controlRouter)
+        server.start()
+        rotation.start()
+        logger.notice("keycoord serving", metadata: [
+            "trust_domain": .string(config.trustDomain), "public": .string(publicAddress.description),
+            "control": .string(controlAddress.description), "store": .string(config.store.rawValue),
+            "backend": .string(config.backend.rawValue), "control_token_file": .string(config.resolvedControlTokenFile),
+        ])
+        return (publicAddress, controlAddress)
+    }
+
+    /// Graceful stop: no new connections, in-flight requests finish (bounded by
+    /// `shutdown-grace`), then the loops stop and the store releases its leases.
+    public func shutdown() async {
+        rotation.stop()
+        await server.shutdown()
+        publisher.stop()
+        await store.close()
+        logger.notice("keycoord stopped")
+    }
+
+    private static func makeStore(_ config: ServiceConfig, instanceID: String, logger: Logger) async throws -> any CoordinationStore {
+        switch config.store {
+        case .file:
+            return try FileStore(directory: (config.stateDir as NSString).appendingPathComponent("store"), instanceID: instanceID)
+        case .postgres:
+            return try await PostgresStore(url: config.postgresURL, instanceID: instanceID, logger: logger)
+        }
+    }
+
+    private static func makeBackend(_ config: ServiceConfig, logger: Logger) throws -> any KeyBackend {
+        switch config.backend {
+        case .disk:
+            return try DiskBackend(directory: config.resolvedKeysDir)
+        case .awsKMS:
+            var aws = AWSKMSConfig()
+            if !config.awsRegion.isEmpty { aws.region = config.awsRegion }
+            if !config.awsEndpoint.isEmpty { aws.endpoint = config.awsEndpoint }
+            if !config.awsProfile.isEmpty { aws.profile = config.awsProfile }
+            aws.aliasTemplate = config.awsAliasTemplate
+            aws.deletionWindowDays = config.awsDeletionWindowDays
+            return try AWSKMSBackend(config: aws)
+        case .gcpKMS, .azureKeyVault:
+            throw ConfigError("backend \(config.backend.rawValue) is not available in this release; use disk or aws-kms")
+        }
+    }
+}
+
+/// Schema migrations of the postgres store, for `keycoord migrate`.
+public enum KeycoordMigrations {
+    public static func migrate(url: String) async throws -> Int {
+        try await PostgresStore.migrate(url: url)
+    }
+}

@@ -1,0 +1,59 @@
+import Core
+import Foundation
+
+/// What `/readyz` reports: ready only when the store answers, the JWKS has been read,
+/// every rotated key type has a key to sign with, and this instance's backend can use it
+/// (a disk key on a volume this sidecar cannot read makes it not ready — it must never
+/// hand its SPIRE server a reference it cannot use).
+final class Readiness: Sendable {
+    struct Report: Sendable {
+        var ready: Bool
+        var checks: [(name: String, ok: Bool, detail: String)]
+
+        var json: [String: Any] {
+            var body: [String: Any] = ["status": ready ? "ready" : "not ready"]
+            var checkObjects: [String: Any] = [:]
+            for check in checks { checkObjects[check.name] = ["ok": check.ok, "detail": check.detail] }
+            body["checks"] = checkObjects
+            return body
+        }
+    }
+
+    private let store: any CoordinationStore
+    private let backend: any KeyBackend
+    private let publisher: JWKSPublisher
+    private let keyTypes: [KeyType]
+
+    init(store: any CoordinationStore, backend: any KeyBackend, publisher: JWKSPublisher, keyTypes: [KeyType]) {
+        self.store = store
+        self.backend = backend
+        self.publisher = publisher
+        self.keyTypes = keyTypes
+    }
+
+    func check() async -> Report {
+        var checks: [(String, Bool, String)] = []
+        switch await store.healthCheck() {
+        case .success: checks.append(("store", true, "reachable"))
+        case .failure(let error): checks.append(("store", false, error.description))
+        }
+        guard let rendered = publisher.rendered else {
+            checks.append(("jwks", false, publisher.lastStoreError ?? "registry not read yet"))
+            return Report(ready: false, checks: checks)
+        }
+        checks.append(("jwks", true, "\(rendered.document.kids.count) keys, sequence \(rendered.sequence)"))
+        for keyType in keyTypes {
+            let signing = rendered.records.first { $0.keyType == keyType && $0.canSign && $0.backendRef != nil }
+            guard let signing, let ref = signing.backendRef else {
+                checks.append(("key:\(keyType.rawValue)", false, "no active key yet"))
+                continue
+            }
+            if let problem = await backend.checkUsable(ref: ref) {
+                checks.append(("key:\(keyType.rawValue)", false, "key \(signing.kid) is not usable here: \(problem)"))
+            } else {
+                checks.append(("key:\(keyType.rawValue)", true, "active key \(signing.kid)"))
+            }
+        }
+        return Report(ready: checks.allSatisfy { $0.1 }, checks: checks)
+    }
+}

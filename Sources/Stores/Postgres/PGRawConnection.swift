@@ -1,0 +1,156 @@
+import CLibPQ
+import Foundation
+
+/// One libpq connection, used synchronously. Every call may block on the network, so
+/// instances live on a thread of their own (`PGConnection`'s serial queue or the listener's
+/// thread) and are never touched from two threads at once.
+final class PGRawConnection {
+    private var handle: OpaquePointer?
+    let settings: PGSettings
+
+    /// `PG_DIAG_SQLSTATE` is a character macro ('C') that Swift does not import.
+    private static let diagSQLState = Int32(UInt8(ascii: "C"))
+
+    init(settings: PGSettings) {
+        self.settings = settings
+    }
+
+    deinit {
+        if let handle { PQfinish(handle) }
+    }
+
+    /// Opens (or reopens) the connection and applies the session defaults.
+    func connect() throws {
+        close()
+        let parameters = settings.connectionParameters()
+        let keywords = parameters.map { strdup($0.0) }
+        let values = parameters.map { strdup($0.1) }
+        defer {
+            keywords.forEach { free($0) }
+            values.forEach { free($0) }
+        }
+        var keywordPointers: [UnsafePointer<CChar>?] = keywords.map { UnsafePointer($0) } + [nil]
+        var valuePointers: [UnsafePointer<CChar>?] = values.map { UnsafePointer($0) } + [nil]
+        let connection = keywordPointers.withUnsafeMutableBufferPointer { k in
+            valuePointers.withUnsafeMutableBufferPointer { v in
+                PQconnectdbParams(k.baseAddress, v.baseAddress, 1)
+            }
+        }
+        guard let connection else { throw PGError.connectionLost("out of memory creating a PostgreSQL connection") }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = Self.trimmed(PQerrorMessage(connection))
+            PQfinish(connection)
+            throw PGError.connectionLost("cannot connect to PostgreSQL: \(message)")
+        }
+        // Server notices (e.g. "relation already exists, skipping") are not errors; libpq
+        // would print them to stderr.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        handle = connection
+        do {
+            _ = try execute(
+                "SELECT CASE WHEN current_setting('statement_timeout') = '0' THEN set_config('statement_timeout', $1, false) END",
+                [String(settings.statementTimeoutMilliseconds)])
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    func close() {
+        if let handle { PQfinish(handle) }
+        handle = nil
+    }
+
+    /// True while libpq believes the connection usable. A broken connection is noticed only
+    /// when a call fails, so this is a cheap pre-check, not a probe.
+    var isConnected: Bool {
+        guard let handle else { return false }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// True when the session is connected and not inside a transaction (safe to hand to
+    /// another user).
+    var isIdle: Bool {
+        guard let handle, PQstatus(handle) == CONNECTION_OK else { return false }
+        return PQtransactionStatus(handle) == PQTRANS_IDLE
+    }
+
+    /// The backend pid libpq learned at connect time (from BackendKeyData). A pooler in
+    /// between reports its own value here, not the server process's.
+    var backendPID: Int32 {
+        guard let handle else { return 0 }
+        return PQbackendPID(handle)
+    }
+
+    /// The socket, for waiting on notifications; -1 when not connected.
+    var socket: Int32 {
+        guard let handle else { return -1 }
+        return PQsocket(handle)
+    }
+
+    /// Runs one statement with text-format parameters ($1, $2, …; nil is SQL NULL). SQL is
+    /// always a constant of the caller's; values only ever travel as parameters.
+    @discardableResult
+    func execute(_ sql: String, _ parameters: [String?] = []) throws -> PGRows {
+        guard let handle, PQstatus(handle) == CONNECTION_OK else {
+            throw PGError.connectionLost("not connected to PostgreSQL")
+        }
+        let copies = parameters.map { $0.map { strdup($0) } ?? nil }
+        defer { copies.forEach { free($0) } }
+        var pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
+        let result = pointers.withUnsafeMutableBufferPointer { buffer in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
+        }
+        guard let result else {
+            throw PGError.connectionLost(Self.trimmed(PQerrorMessage(handle)))
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK:
+            return Self.copy(result)
+        default:
+            let sqlState = PQresultErrorField(result, Self.diagSQLState).map { String(cString: $0) }
+            let message = Self.trimmed(PQresultErrorMessage(result))
+            let lost = PQstatus(handle) != CONNECTION_OK
+            throw PGError(kind: lost ? .connectionLost : .server, sqlState: sqlState,
+                          message: message.isEmpty ? Self.trimmed(PQerrorMessage(handle)) : message)
+        }
+    }
+
+    /// Reads whatever the server sent without blocking; false when the connection broke.
+    func consumeInput() -> Bool {
+        guard let handle else { return false }
+        return PQconsumeInput(handle) == 1 && PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// Notifications received so far, in arrival order.
+    func takeNotifications() -> [(channel: String, payload: String)] {
+        guard let handle else { return [] }
+        var received: [(channel: String, payload: String)] = []
+        while let notify = PQnotifies(handle) {
+            received.append((String(cString: notify.pointee.relname), String(cString: notify.pointee.extra)))
+            PQfreemem(notify)
+        }
+        return received
+    }
+
+    private static func copy(_ result: OpaquePointer) -> PGRows {
+        let columnCount = PQnfields(result)
+        let rowCount = PQntuples(result)
+        let columns = (0..<columnCount).map { String(cString: PQfname(result, $0)) }
+        var rows: [[String?]] = []
+        rows.reserveCapacity(Int(rowCount))
+        for row in 0..<rowCount {
+            rows.append((0..<columnCount).map { column in
+                PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+            })
+        }
+        let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+        return PGRows(columns: columns, rows: rows, affected: affected)
+    }
+
+    private static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
+        guard let message else { return "" }
+        return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

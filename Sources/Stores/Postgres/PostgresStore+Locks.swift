@@ -1,0 +1,229 @@
+import Core
+import Crypto
+import Foundation
+
+extension PostgresStore {
+    public func acquire(lock name: String, holder: String, ttl: Duration, wait: Duration) async throws -> LockLease {
+        try Self.validate(lock: name)
+        guard ttl > .zero else { throw CoordinationError.invalid("ttl must be positive") }
+        guard wait >= .zero else { throw CoordinationError.invalid("wait must not be negative") }
+        guard !holder.isEmpty else { throw CoordinationError.invalid("holder must not be empty") }
+        let key = PGLockKey(name)
+        let leaseID = SecureRandom.hexToken(bytes: 16)
+        let connection: PGConnection
+        do {
+            connection = try await leaseConnections.checkout()
+        } catch {
+            throw Self.mapped(error)
+        }
+        let granted: (token: UInt64, acquiredAt: Date, expiresAt: Date)?
+        do {
+            granted = try await connection.run { [instanceID] raw in
+                try Self.lockAndBump(raw, name: name, key: key, holder: holder, leaseID: leaseID,
+                                     instance: instanceID, ttl: ttl, wait: wait)
+            }
+        } catch {
+            // The session may hold the lock without an epoch row; closing it releases the lock.
+            await leaseConnections.checkin(connection, broken: true)
+            throw Self.mapped(error)
+        }
+        guard let granted else {
+            await leaseConnections.checkin(connection)
+            throw try await heldError(name)
+        }
+        let lease = PGLease(name: name, leaseID: leaseID, holder: holder, fencingToken: granted.token,
+                            acquiredAt: granted.acquiredAt, expiresAt: granted.expiresAt, key: key, connection: connection)
+        leases.withLock { $0[leaseID] = lease }
+        lease.setTimer(Task { [weak self] in await self?.expire(lease) })
+        logger?.debug("lock acquired", metadata: ["lock": "\(name)", "holder": "\(holder)", "token": "\(granted.token)"])
+        return lease.lockLease
+    }
+
+    public func renew(lock name: String, leaseID: String, ttl: Duration) async throws -> LockLease {
+        try Self.validate(lock: name)
+        guard ttl > .zero else { throw CoordinationError.invalid("ttl must be positive") }
+        guard let lease = leases.withLock({ $0[leaseID] }), lease.name == name, lease.isLive else {
+            throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID)
+        }
+        let expiresAt = Date().addingTimeInterval(Self.seconds(ttl))
+        let extended: Bool
+        do {
+            // Runs on the lease's own session: it fails if that session died, which is exactly
+            // when PostgreSQL has already released the advisory lock.
+            extended = try await lease.connection.query(
+                """
+                UPDATE keycoord_lock_epochs SET expires_at = to_timestamp($4::float8)
+                WHERE name = $1 AND lease_id = $2 AND epoch = $3
+                """,
+                [name, leaseID, String(lease.fencingToken), String(expiresAt.timeIntervalSince1970)]).affected == 1
+        } catch let error as PGError where error.kind == .connectionLost {
+            await lose(lease, reason: error.message)
+            throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID)
+        } catch {
+            throw Self.mapped(error)
+        }
+        guard extended else {
+            await lose(lease, reason: "its epoch row was taken over")
+            throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID)
+        }
+        guard lease.extend(to: expiresAt) else { throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID) }
+        return lease.lockLease
+    }
+
+    public func release(lock name: String, leaseID: String) async throws {
+        try Self.validate(lock: name)
+        guard let lease = leases.withLock({ $0[leaseID] }), lease.name == name else {
+            throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID)
+        }
+        let live = lease.isLive
+        guard lease.end() else { throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID) }
+        let released = await finish(lease)
+        guard live && released else { throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID) }
+    }
+
+    public func status(lock name: String) async throws -> LockStatus {
+        try Self.validate(lock: name)
+        let key = PGLockKey(name)
+        do {
+            let rows = try await Self.retryingStaleConnection(pool) { connection in
+                try await connection.query(Self.statusQuery, [name, key.classID, key.objectID])
+            }
+            let token = UInt64(try rows.optionalInt64(0, "epoch") ?? 0)
+            let expires = try rows.optionalDouble(0, "expires").map { Date(timeIntervalSince1970: $0) }
+            if try rows.bool(0, "locked"), let holder = try rows.optionalString(0, "holder"),
+               let expires, expires > Date() {
+                return LockStatus(name: name, holder: holder, expiresAt: expires, fencingToken: token)
+            }
+            return LockStatus(name: name, holder: nil, expiresAt: nil, fencingToken: token)
+        } catch {
+            throw Self.mapped(error)
+        }
+    }
+
+    /// The epoch row joined with whether any session holds the advisory lock right now, so a
+    /// crashed holder (session gone, row not cleared) shows as free.
+    static let statusQuery = """
+        SELECT e.epoch, e.holder, extract(epoch FROM e.expires_at)::float8 AS expires,
+               EXISTS (SELECT 1 FROM pg_locks l
+                       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                         AND l.classid = $2::oid AND l.objid = $3::oid
+                         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS locked
+        FROM (SELECT $1::text AS name) n
+        LEFT JOIN keycoord_lock_epochs e ON e.name = n.name
+        """
+
+    /// On the lease session: take the advisory lock (at once, or waiting up to `wait` in the
+    /// server's lock queue under `lock_timeout`) and bump the epoch row in the same
+    /// transaction. A session-level advisory lock survives the transaction's COMMIT, and the
+    /// SET LOCAL timeouts end with it. Returns nil when the lock is held elsewhere.
+    ///
+    /// Waiting in `pg_advisory_lock` rather than retrying `pg_try_advisory_lock` costs no
+    /// polling, hands the lock over the moment its holder lets go, and serves waiters in
+    /// arrival order; it only ties up this dedicated session, which the lease needs anyway.
+    static func lockAndBump(_ raw: PGRawConnection, name: String, key: PGLockKey, holder: String, leaseID: String,
+                            instance: String, ttl: Duration, wait: Duration) throws -> (token: UInt64, acquiredAt: Date, expiresAt: Date)? {
+        try raw.execute("BEGIN")
+        do {
+            let got: Bool
+            if wait == .zero {
+                got = try raw.execute("SELECT pg_try_advisory_lock($1::bigint) AS ok", [key.parameter]).bool(0, "ok")
+            } else {
+                let waitMilliseconds = max(1, min(Int64(Int32.max) - 60_000, Int64(seconds(wait) * 1000)))
+                try raw.execute("SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
+                                [String(waitMilliseconds), String(waitMilliseconds + 30_000)])
+                do {
+                    try raw.execute("SELECT pg_advisory_lock($1::bigint)", [key.parameter])
+                    got = true
+                } catch let error as PGError where error.sqlState == "55P03" {
+                    got = false
+                }
+            }
+            guard got else {
+                try raw.execute("ROLLBACK")
+                return nil
+            }
+            let acquiredAt = Date()
+            let expiresAt = acquiredAt.addingTimeInterval(seconds(ttl))
+            let rows = try raw.execute(
+                """
+                INSERT INTO keycoord_lock_epochs AS e (name, epoch, holder, lease_id, instance, acquired_at, expires_at)
+                VALUES ($1, 1, $2, $3, $4, to_timestamp($5::float8), to_timestamp($6::float8))
+                ON CONFLICT (name) DO UPDATE SET epoch = e.epoch + 1, holder = EXCLUDED.holder,
+                    lease_id = EXCLUDED.lease_id, instance = EXCLUDED.instance,
+                    acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
+                RETURNING epoch
+                """,
+                [name, holder, leaseID, instance, String(acquiredAt.timeIntervalSince1970),
+                 String(expiresAt.timeIntervalSince1970)])
+            let token = try rows.int64(0, "epoch")
+            try raw.execute("COMMIT")
+            return (UInt64(token), acquiredAt, expiresAt)
+        } catch {
+            _ = try? raw.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// `.lockHeld` with the holder recorded in the epoch row; a session holding the key with
+    /// no live lease row (another tool, or a holder mid-acquire) shows as "unknown".
+    private func heldError(_ name: String) async throws -> CoordinationError {
+        let current = try await status(lock: name)
+        return .lockHeld(name: name, holder: current.holder ?? "unknown", expiresAt: current.expiresAt ?? Date())
+    }
+
+    /// The lease's timer: sleeps until the (possibly renewed) expiry, then ends the lease.
+    private func expire(_ lease: PGLease) async {
+        while !lease.isEnded {
+            let remaining = lease.expiresAt.timeIntervalSinceNow
+            if remaining > 0 {
+                try? await Task.sleep(for: .milliseconds(Int64(remaining * 1000) + 1))
+                continue
+            }
+            if lease.end() {
+                logger?.info("lease expired", metadata: ["lock": "\(lease.name)", "lease": "\(lease.leaseID)"])
+                _ = await finish(lease)
+            }
+            return
+        }
+    }
+
+    /// The lease's session died or was taken over: forget it and drop the session.
+    private func lose(_ lease: PGLease, reason: String) async {
+        guard lease.end() else { return }
+        logger?.warning("lease lost", metadata: ["lock": "\(lease.name)", "lease": "\(lease.leaseID)", "reason": "\(reason)"])
+        leases.withLock { _ = $0.removeValue(forKey: lease.leaseID) }
+        await leaseConnections.checkin(lease.connection, broken: true)
+    }
+
+    /// Unlocks and clears the epoch row on the lease's session, then returns the session to
+    /// the spare list (or drops it if it broke). True when the lock was still held.
+    func finish(_ lease: PGLease) async -> Bool {
+        leases.withLock { _ = $0.removeValue(forKey: lease.leaseID) }
+        do {
+            let unlocked = try await lease.connection.run { [name = lease.name, id = lease.leaseID, key = lease.key] raw in
+                let unlocked = try raw.execute("SELECT pg_advisory_unlock($1::bigint) AS ok", [key.parameter]).bool(0, "ok")
+                try raw.execute(
+                    """
+                    UPDATE keycoord_lock_epochs SET holder = NULL, lease_id = NULL, instance = NULL, expires_at = NULL
+                    WHERE name = $1 AND lease_id = $2
+                    """, [name, id])
+                return unlocked
+            }
+            await leaseConnections.checkin(lease.connection, broken: !unlocked)
+            return unlocked
+        } catch {
+            await leaseConnections.checkin(lease.connection, broken: true)
+            return false
+        }
+    }
+
+    static func validate(lock name: String) throws {
+        guard LockName.isValid(name) else {
+            throw CoordinationError.invalid("lock name must match [A-Za-z0-9._:-]{1,200}")
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}

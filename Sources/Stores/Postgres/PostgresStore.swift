@@ -1,0 +1,122 @@
+import Core
+import Foundation
+import Logging
+import Synchronization
+
+/// The coordination store on PostgreSQL: leased, fenced locks on session advisory locks
+/// (one pinned connection per held lease) and the key registry in tables, with
+/// LISTEN/NOTIFY to follow other instances' changes. One database serves many trust domains
+/// and many sidecars; each sidecar uses `poolSize` + one per held lease + one listener
+/// connection.
+public final class PostgresStore: CoordinationStore {
+    /// The schema version this binary writes.
+    public static let schemaVersion = PGMigrator.latestVersion
+
+    /// Names this instance in lock rows, so an operator can see which sidecar holds what.
+    public let instanceID: String
+
+    let settings: PGSettings
+    let pool: PGPool
+    let leaseConnections: PGPool
+    let hub: PGChangeHub
+    let listener: PGListener
+    let leases = Mutex<[String: PGLease]>([:])
+    let logger: Logger?
+
+    /// How often a `waitForChange` caller re-reads the sequence even without a notification.
+    static let changePollInterval: TimeInterval = 1
+    static let healthTimeout: Duration = .seconds(3)
+    static let updateAttempts = 5
+
+    /// Connects, refuses a transaction-mode pooler, applies pending migrations and starts the
+    /// change listener. `url` is a libpq URL or keyword/value string; empty uses the `PG*`
+    /// environment variables. Throws `.storeUnavailable` when PostgreSQL cannot be used.
+    public init(url: String, instanceID: String, poolSize: Int = 4, logger: Logger? = nil) async throws {
+        guard poolSize >= 1 else { throw CoordinationError.invalid("poolSize must be at least 1") }
+        guard !instanceID.isEmpty else { throw CoordinationError.invalid("instanceID must not be empty") }
+        let settings = PGSettings(url: url)
+        self.settings = settings
+        self.instanceID = instanceID
+        self.logger = logger
+        pool = PGPool(settings: settings, maxSize: poolSize, maxIdle: poolSize, label: "pool")
+        leaseConnections = PGPool(settings: settings, maxSize: nil, maxIdle: poolSize, label: "lease")
+        hub = PGChangeHub()
+        listener = PGListener(settings: settings, hub: hub, logger: logger)
+        _ = try await Self.prepare(settings)
+        listener.start()
+    }
+
+    /// Applies pending migrations to the database at `url` and returns the schema version.
+    /// Safe to run from many sidecars at once. Run it with a role that may create tables if
+    /// the sidecars' own role may not.
+    public static func migrate(url: String) async throws -> Int {
+        try await prepare(PGSettings(url: url))
+    }
+
+    private static func prepare(_ settings: PGSettings) async throws -> Int {
+        do {
+            let connection = try await PGConnection.connect(settings, label: "migrate")
+            do {
+                try await PGPoolerCheck.verify(connection)
+                let version = try await PGMigrator.migrate(connection)
+                await connection.close()
+                return version
+            } catch {
+                await connection.close()
+                throw error
+            }
+        } catch {
+            throw mapped(error)
+        }
+    }
+
+    /// `SELECT 1` through the pool within a few seconds; `.storeUnavailable` otherwise.
+    public func healthCheck() async -> Result<Void, CoordinationError> {
+        do {
+            _ = try await PGDeadline.run(within: Self.healthTimeout) { [pool] in
+                try await Self.retryingStaleConnection(pool) { try await $0.query("SELECT 1") }
+            }
+            return .success(())
+        } catch {
+            return .failure(Self.mapped(error) as? CoordinationError ?? .storeUnavailable("\(error)"))
+        }
+    }
+
+    /// Whether the LISTEN connection is up (changes from other instances arrive at once);
+    /// when it is down, `waitForChange` still works by polling.
+    public var isFollowingChanges: Bool { listener.isConnected }
+
+    public func close() async {
+        let held = leases.withLock { leases -> [PGLease] in
+            defer { leases.removeAll() }
+            return Array(leases.values)
+        }
+        for lease in held where lease.end() {
+            _ = await finish(lease)
+        }
+        listener.stop()
+        await pool.close()
+        await leaseConnections.close()
+    }
+
+    /// Runs a statement sequence that is safe to repeat. After a server restart the pool's
+    /// idle connections are dead and the first use fails; the pool then drops them all, so
+    /// one retry on a fresh connection tells "restarted" apart from "down".
+    static func retryingStaleConnection<T: Sendable>(_ pool: PGPool, _ body: @Sendable (PGConnection) async throws -> T) async throws -> T {
+        do {
+            return try await pool.withConnection(body)
+        } catch let error as PGError where error.kind == .connectionLost {
+            return try await pool.withConnection(body)
+        }
+    }
+
+    /// Driver failures become `.storeUnavailable` with PostgreSQL's message; coordination
+    /// errors and the caller's own errors (thrown by `mutate`) pass through unchanged.
+    static func mapped(_ error: Error) -> Error {
+        guard let error = error as? PGError else { return error }
+        if error.isUnavailable {
+            return CoordinationError.storeUnavailable("PostgreSQL is unavailable: \(error.message)")
+        }
+        return CoordinationError.storeUnavailable("PostgreSQL failed: \(error.description)")
+    }
+}

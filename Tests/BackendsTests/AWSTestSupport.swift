@@ -1,0 +1,110 @@
+import Crypto
+import Foundation
+@testable import Backends
+
+/// Helpers the AWS tests share: the python checks under Tests/python, long-running
+/// python helpers (fault proxy, fake metadata endpoints, a private moto), and moto's URL.
+enum AWSTestSupport {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static let pythonDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("python")
+
+    /// moto's URL from scripts/with-test-services.sh; the tests need it and say so.
+    static func motoURL() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["KEYCOORD_TEST_MOTO_URL"], !url.isEmpty else {
+            throw Failure(description: "KEYCOORD_TEST_MOTO_URL is not set: run under ./scripts/with-test-services.sh")
+        }
+        return url
+    }
+
+    /// A trust domain no other test uses, so tests sharing one moto never see each other's keys.
+    static func uniqueTrustDomain(_ label: String) -> String {
+        "\(label)-\(SecureRandom.hexToken(bytes: 4)).example.org"
+    }
+
+    /// Runs a python script to completion with `input` on stdin; returns stdout.
+    static func runPython(_ script: String, arguments: [String] = [], input: Data = Data()) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", pythonDirectory.appendingPathComponent(script).path] + arguments
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        stdin.fileHandleForWriting.write(input)
+        try stdin.fileHandleForWriting.close()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        let errors = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Failure(description: "\(script) failed: \(String(decoding: errors, as: UTF8.self))")
+        }
+        return output
+    }
+
+    /// A backend on moto with test credentials; `RAW` signing because moto hashes even a
+    /// `DIGEST` message again (real KMS does not), so callers pass the signing input itself.
+    static func motoBackend(endpoint: String, credentials: AWSCredentials = AWSCredentials(accessKeyID: "testing",
+                                                                                          secretAccessKey: "testing"),
+                            region: String = "us-east-1", configure: (inout AWSKMSConfig) -> Void = { _ in }) throws
+        -> AWSKMSBackend {
+        var config = AWSKMSConfig(region: region, endpoint: endpoint, credentials: credentials, deletionWindowDays: 7)
+        config.signMessageType = .raw
+        configure(&config)
+        return try AWSKMSBackend(config: config, environment: [:])
+    }
+}
+
+/// A python helper that keeps running: started with its arguments, it prints one first
+/// line (readiness, a port or JSON) and serves until its stdin closes.
+final class AWSTestHelperProcess: @unchecked Sendable {
+    let firstLine: String
+    private let process: Process
+    private let stdin: Pipe
+
+    init(_ script: String, arguments: [String] = [], environment: [String: String]? = nil) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", AWSTestSupport.pythonDirectory.appendingPathComponent(script).path] + arguments
+        if let environment { process.environment = environment }
+        stdin = Pipe()
+        let stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        try process.run()
+        var line = Data()
+        let reader = stdout.fileHandleForReading
+        while true {
+            let byte = reader.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data("\n".utf8) { break }
+            line.append(byte)
+        }
+        firstLine = String(decoding: line, as: UTF8.self)
+        guard !firstLine.isEmpty else {
+            process.terminate()
+            throw AWSTestSupport.Failure(description: "\(script) exited before it was ready")
+        }
+    }
+
+    /// The port from a `READY <port>` line.
+    var readyPort: Int? {
+        guard firstLine.hasPrefix("READY ") else { return nil }
+        return Int(firstLine.dropFirst(6))
+    }
+
+    func stop() {
+        try? stdin.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+
+    deinit {
+        if process.isRunning {
+            try? stdin.fileHandleForWriting.close()
+            process.waitUntilExit()
+        }
+    }
+}

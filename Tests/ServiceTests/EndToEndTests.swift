@@ -1,0 +1,170 @@
+import Crypto
+import Foundation
+import TestSupport
+import XCTest
+
+/// The service over real sockets, checked by an independent JOSE library.
+final class EndToEndTests: XCTestCase {
+    var harness: ServiceHarness!
+
+    override func setUp() async throws {
+        harness = try await ServiceHarness.start()
+    }
+
+    override func tearDown() async throws {
+        await harness.stop()
+    }
+
+    private func verify(_ tokens: [String]) throws -> [[String: Any]] {
+        let output = try PythonCheck.run("service_verify_jwt.py", input: ["jwks": try harness.jwks(), "tokens": tokens])
+        return ((output as? [String: Any])?["results"] as? [[String: Any]]) ?? []
+    }
+
+    func testEnsureGivesADiskKeyWhoseJWTsVerifyAgainstTheServedJWKS() throws {
+        let ensured = try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"])
+        XCTAssertEqual(ensured.status, 200, ensured.text)
+        let kid = try XCTUnwrap(ensured.json["kid"] as? String)
+        XCTAssertEqual(ensured.json["alg"] as? String, "ES256")
+        XCTAssertEqual(ensured.json["backend"] as? String, "disk")
+        XCTAssertNotNil(ensured.json["refresh_after"] as? String)
+        let path = try XCTUnwrap(ensured.json["backend_ref"] as? String)
+        let key = try PrivateKey(pem: try String(contentsOfFile: path, encoding: .utf8))
+
+        // The kid is SPIRE's: SHA-1 over the subjectPublicKey bits.
+        XCTAssertEqual(kid, Hex.encode(Digest.sha1(key.publicKey.subjectPublicKeyBits)))
+        XCTAssertEqual(try harness.jwksKids(), [kid])
+
+        // A second server asking gets the same key.
+        let again = try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-2"])
+        XCTAssertEqual(again.json["kid"] as? String, kid)
+
+        let token = try TestJWT.sign(alg: "ES256", kid: kid, claims: TestJWT.claims(), key: key)
+        let forged = try TestJWT.sign(alg: "ES256", kid: kid, claims: TestJWT.claims(), key: try PrivateKey.generate(.ecP256))
+        let results = try verify([token, forged])
+        XCTAssertEqual(results.first?["ok"] as? Bool, true, "\(results)")
+        XCTAssertEqual(results.first?["kid"] as? String, kid)
+        XCTAssertEqual(results.last?["ok"] as? Bool, false, "a token from another key must not verify")
+    }
+
+    func testEveryKeyTypeVerifies() throws {
+        for (type, alg) in [("ec-p384", "ES384"), ("rsa-2048", "RS256")] {
+            let ensured = try harness.control("POST", "/v1/jwt-keys/\(type)/ensure", ["server_id": "spire-1"])
+            XCTAssertEqual(ensured.status, 200, ensured.text)
+            let key = try PrivateKey(pem: try String(contentsOfFile: try XCTUnwrap(ensured.json["backend_ref"] as? String), encoding: .utf8))
+            let token = try TestJWT.sign(alg: alg, kid: try XCTUnwrap(ensured.json["kid"] as? String), claims: TestJWT.claims(), key: key)
+            XCTAssertEqual(try verify([token]).first?["ok"] as? Bool, true, type)
+        }
+    }
+
+    func testPublishingOneKeyFromThreeServersGivesOneEntryWithTheLatestNotAfter() throws {
+        let key = try PrivateKey.generate(.ecP256)
+        let base = Date().addingTimeInterval(3600)
+        var kids = Set<String>()
+        for (index, server) in ["spire-a", "spire-b", "spire-c"].enumerated() {
+            let notAfter = WireTimeForTests.format(base.addingTimeInterval(Double([600, 1800, 1200][index])))
+            let response = try harness.control("POST", "/v1/keys", [
+                "public_key": key.publicKey.pem, "not_after": notAfter, "server_id": server,
+            ])
+            XCTAssertEqual(response.status, 200, response.text)
+            kids.insert(try XCTUnwrap(response.json["kid"] as? String))
+        }
+        XCTAssertEqual(kids.count, 1)
+        let kid = kids.first!
+        let shown = try harness.control("GET", "/v1/keys/\(kid)")
+        XCTAssertEqual(shown.json["not_after"] as? String, WireTimeForTests.format(base.addingTimeInterval(1800)))
+        XCTAssertEqual(try harness.jwksKids().filter { $0 == kid }.count, 1)
+    }
+
+    func testTaintKeepsTheKeyPublishedButHandsOutAnotherAndRevokeRemovesIt() throws {
+        let first = try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"])
+        let kid = try XCTUnwrap(first.json["kid"] as? String)
+
+        let tainted = try harness.control("POST", "/v1/keys/\(kid)/taint", ["reason": "key material exposed"])
+        XCTAssertEqual(tainted.status, 200, tainted.text)
+        XCTAssertEqual(tainted.json["tainted"] as? Bool, true)
+        XCTAssertTrue(try harness.jwksKids().contains(kid), "a tainted key stays in the JWKS")
+
+        let replacement = try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"])
+        XCTAssertEqual(replacement.status, 200, replacement.text)
+        let newKid = try XCTUnwrap(replacement.json["kid"] as? String)
+        XCTAssertNotEqual(newKid, kid, "ensure must never hand out a tainted key")
+
+        let revoked = try harness.control("DELETE", "/v1/keys/\(kid)")
+        XCTAssertEqual(revoked.status, 200, revoked.text)
+        XCTAssertEqual(revoked.json["state"] as? String, "revoked")
+        let kids = try harness.jwksKids()
+        XCTAssertFalse(kids.contains(kid), "a revoked key leaves the JWKS at once")
+        XCTAssertTrue(kids.contains(newKid))
+    }
+
+    func testJWKSHeadersConditionalGetAndHead() throws {
+        _ = try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"])
+        let client = try harness.publicClient()
+        let full = try client.request("GET", "/keys")
+        XCTAssertEqual(full.status, 200)
+        XCTAssertEqual(full.header("Content-Type"), "application/json")
+        let etag = try XCTUnwrap(full.header("ETag"))
+        XCTAssertTrue(etag.hasPrefix("\"") && etag.hasSuffix("\""), "a strong ETag")
+        let cacheControl = try XCTUnwrap(full.header("Cache-Control"))
+        XCTAssertTrue(cacheControl.hasPrefix("public, max-age="))
+        let maxAge = Int(cacheControl.split(separator: "=").last ?? "") ?? Int.max
+        XCTAssertLessThanOrEqual(maxAge, 15 * 60 / 2, "never longer than half of publish_lead")
+        XCTAssertNotNil(full.header("Date"))
+
+        let notModified = try client.request("GET", "/.well-known/jwks.json", headers: [("If-None-Match", etag)])
+        XCTAssertEqual(notModified.status, 304)
+        XCTAssertEqual(notModified.header("ETag"), etag)
+        XCTAssertTrue(notModified.body.isEmpty)
+
+        let other = try client.request("GET", "/keys", headers: [("If-None-Match", "\"something-else\", W/\(etag)")])
+        XCTAssertEqual(other.status, 304, "weak comparison applies to If-None-Match")
+
+        let head = try client.request("HEAD", "/keys")
+        XCTAssertEqual(head.status, 200)
+        XCTAssertEqual(head.header("Content-Length"), String(full.body.count))
+        XCTAssertEqual(head.header("ETag"), etag)
+    }
+
+    func testDiscoveryHealthReadinessAndMetrics() throws {
+        _ = try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"])
+        let client = try harness.publicClient()
+        let discovery = try client.request("GET", "/.well-known/openid-configuration")
+        XCTAssertEqual(discovery.status, 200, discovery.text)
+        let issuer = try XCTUnwrap(discovery.json["issuer"] as? String)
+        XCTAssertEqual(discovery.json["jwks_uri"] as? String, issuer + "/keys")
+        XCTAssertEqual(discovery.json["id_token_signing_alg_values_supported"] as? [String], ["ES256"])
+
+        XCTAssertEqual(try client.request("GET", "/healthz").status, 200)
+        let ready = try client.request("GET", "/readyz")
+        XCTAssertEqual(ready.status, 200, ready.text)
+
+        let metrics = try client.request("GET", "/metrics")
+        XCTAssertEqual(metrics.status, 200)
+        XCTAssertTrue(metrics.text.contains("keycoord_http_requests_total{listener=\"public\",route=\"/healthz\",method=\"GET\",status=\"200\"} 1"), metrics.text)
+        XCTAssertTrue(metrics.text.contains("keycoord_keys{key_type=\"ec-p256\",state=\"active\"} 1"), metrics.text)
+        XCTAssertTrue(metrics.text.contains("keycoord_jwks_keys{family=\"EC\"} 1"))
+        XCTAssertTrue(metrics.text.contains("keycoord_http_request_duration_seconds_bucket"))
+        XCTAssertTrue(metrics.text.contains("keycoord_ensure_total{key_type=\"ec-p256\""))
+    }
+
+    func testReadinessFailsWhenTheDiskKeyIsNotReadableHere() throws {
+        let ensured = try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"])
+        let path = try XCTUnwrap(ensured.json["backend_ref"] as? String)
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".moved")
+        defer { try? FileManager.default.moveItem(atPath: path + ".moved", toPath: path) }
+        let ready = try harness.publicClient().request("GET", "/readyz")
+        XCTAssertEqual(ready.status, 503, ready.text)
+        XCTAssertTrue(ready.text.contains("not usable"), ready.text)
+    }
+}
+
+/// RFC 3339 formatting as the wire uses it, kept apart from the service's own code.
+enum WireTimeForTests {
+    static func format(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss'Z'"
+        return formatter.string(from: date)
+    }
+}
