@@ -40,6 +40,14 @@ extension Coordinator {
     func rotateLocked(_ keyType: KeyType, fence: Fence) async throws -> RotationStep {
         let planner = planner(for: keyType)
         var step = RotationStep(plan: RotationPlan())
+        // Whoever held the lock before may have done the work: a plain read settles that
+        // without a write transaction (the common case for callers that waited).
+        let latest = try await store.snapshot(trustDomain: config.trustDomain)
+        let settled = planner.plan(records: latest.records, now: clock())
+        if settled.isEmpty {
+            step.plan = settled
+            return step
+        }
         // A mint can lose a race with a taint or revoke made meanwhile; replanning a few
         // times settles it, since each round starts from the store's current records.
         for _ in 0..<3 {
