@@ -19,6 +19,7 @@ public final class InMemoryBackend: KeyBackend, @unchecked Sendable {
     private var creates = 0
     private var destroys: [String] = []
     private var signWithStranger = false
+    private var createHook: (@Sendable () async -> Void)?
     private let clock: @Sendable () -> Date
 
     private struct Entry {
@@ -60,6 +61,10 @@ public final class InMemoryBackend: KeyBackend, @unchecked Sendable {
     /// Makes `checkUsable(ref:)` report `message` (a key file this host cannot read).
     public func markUnusable(ref: String, message: String) { locked { unusable[ref] = message } }
 
+    /// Runs `hook` inside every later `create`, after the key exists and before it is
+    /// returned: the window in which a lease can expire or a store can fail mid-mint.
+    public func onCreate(_ hook: (@Sendable () async -> Void)?) { locked { createHook = hook } }
+
     /// Adds a key directly, e.g. one a crashed instance left pending long ago.
     @discardableResult
     public func insert(keyType: KeyType, trustDomain: String, mark: BackendKeyMark, createdAt: Date) throws -> String {
@@ -79,13 +84,15 @@ public final class InMemoryBackend: KeyBackend, @unchecked Sendable {
         } catch {
             throw CoordinationError.backendFailure("key generation failed: \(error)")
         }
-        return locked {
+        let (created, hook) = locked { () -> (BackendKey, (@Sendable () async -> Void)?) in
             let ref = "memory:\(UUID().uuidString.lowercased())"
             let now = clock()
             keys[ref] = Entry(key: key, keyType: keyType, trustDomain: trustDomain, mark: .pending, kid: nil, createdAt: now)
             creates += 1
-            return BackendKey(ref: ref, publicKey: key.publicKey.der, createdAt: now)
+            return (BackendKey(ref: ref, publicKey: key.publicKey.der, createdAt: now), createHook)
         }
+        await hook?()
+        return created
     }
 
     public func markPublished(ref: String, kid: String) async throws {

@@ -41,8 +41,8 @@ public struct CoordinatorConfig: Sendable {
 
     /// Throws `CoordinationError.invalid` naming the first setting that cannot work.
     public func validate() throws {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789.-_".utf8)
-        guard !trustDomain.isEmpty, trustDomain.utf8.count <= 180, trustDomain.utf8.allSatisfy(allowed.contains) else {
+        // Lock names (`jwt:<trust-domain>:<key-type>`) are at most 200 bytes.
+        guard TrustDomainName.isValid(trustDomain), trustDomain.utf8.count <= 180 else {
             throw CoordinationError.invalid(
                 "trust domain \"\(trustDomain)\" is invalid: use 1-180 lowercase letters, digits, '.', '-' or '_' (SPIFFE trust domain name)")
         }

@@ -9,6 +9,9 @@ public protocol CoordinatorObserver: Sendable {
     func emergencyGap(keyType: KeyType)
     func keysMinted(keyType: KeyType)
     func reconciled(destroyed: Int)
+    /// A key was tainted or revoked through the API (for the audit log).
+    func keyTainted(kid: String, by caller: String)
+    func keyRevoked(kid: String, by caller: String)
     /// A step whose failure does not fail the caller (destroying a removed key, marking a
     /// key published, preparing the next key) failed; the reconciler or the next tick retries it.
     func deferredFailure(operation: String, error: any Error)
@@ -21,6 +24,8 @@ extension CoordinatorObserver {
     public func emergencyGap(keyType: KeyType) {}
     public func keysMinted(keyType: KeyType) {}
     public func reconciled(destroyed: Int) {}
+    public func keyTainted(kid: String, by caller: String) {}
+    public func keyRevoked(kid: String, by caller: String) {}
     public func deferredFailure(operation: String, error: any Error) {}
 }
 

@@ -68,21 +68,27 @@ public struct JWK: Sendable, Equatable {
         return JSONText.object(members)
     }
 
-    /// The public key this JWK describes; EC points must lie on the curve.
+    /// The public key this JWK describes; EC points must lie on the curve, and an `alg`
+    /// member must be the one a SPIRE key of that type signs with.
     public func publicKey() throws -> PublicKey {
+        let key: PublicKey
         do {
             switch material {
             case .ec(let crv, let x, let y):
                 guard let curve = KeyAlgorithm.joseCurve(crv) else {
                     throw CoordinationError.invalid("JWK crv \(crv) is not supported (use P-256 or P-384)")
                 }
-                return try PublicKey.ec(curve: curve, x: x, y: y)
+                key = try PublicKey.ec(curve: curve, x: x, y: y)
             case .rsa(let n, let e):
-                return try PublicKey.rsa(n: n, e: e)
+                key = try PublicKey.rsa(n: n, e: e)
             }
         } catch let error as CryptoError {
             throw CoordinationError.invalid("JWK is not a valid \(kty) public key: \(error.message)")
         }
+        if let alg, let type = KeyType(key.algorithm), type.alg != alg {
+            throw CoordinationError.invalid("JWK alg \(alg) does not match its \(key.algorithm) key (expected \(type.alg))")
+        }
+        return key
     }
 
     /// Parses one JWK from JSON text.
@@ -99,7 +105,8 @@ public struct JWK: Sendable, Equatable {
         return try parse(object: object)
     }
 
-    static func parse(object: [String: Any]) throws -> JWK {
+    /// Parses one JWK already decoded by `JSONSerialization` (e.g. a member of a request body).
+    public static func parse(object: [String: Any]) throws -> JWK {
         if let member = privateMembers.first(where: { object[$0] != nil }) {
             throw CoordinationError.invalid("JWK holds private key material (member \"\(member)\"); send the public key only")
         }
@@ -114,7 +121,7 @@ public struct JWK: Sendable, Equatable {
         case "EC":
             let crv = try string(object, "crv", required: true) ?? ""
             guard let curve = KeyAlgorithm.joseCurve(crv), let size = curve.coordinateSize else {
-                throw CoordinationError.invalid("JWK crv \"\(crv)\" is not supported (use P-256 or P-384)")
+                throw CoordinationError.invalid("JWK crv \"\(crv)\" is not supported (use P-256 or P-384; P-521 parses but is not a SPIRE key type)")
             }
             let x = try bytes(object, "x")
             let y = try bytes(object, "y")

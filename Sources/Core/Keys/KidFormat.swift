@@ -23,8 +23,9 @@ public enum KidFormat: String, Sendable, Codable, CaseIterable {
         }
     }
 
-    /// SPIRE formats the digest with `%x` of a big integer and pads to an even length; the
-    /// digest bytes are already fixed-width, so this only guards that contract.
+    /// SPIRE's `x509util.SubjectKeyIDToString` prints the digest bytes with `%x` (two
+    /// digits per byte) and pads an odd result with a leading "0"; for a 20-byte digest
+    /// the padding never applies, and this keeps that contract explicit.
     private static func evenLength(_ hex: String) -> String {
         hex.utf8.count % 2 == 0 ? hex : "0" + hex
     }

@@ -80,7 +80,9 @@ public struct RotationPlanner: Sendable {
                 current?.activatedAt = now
                 next = nil
             }
-        } else if let active = current, now >= policy.prepareTime(of: active) {
+        }
+        // Also right after an activation: a key promoted late may be past its own half-life.
+        if plan.mint == nil, next == nil, let active = current, now >= policy.prepareTime(of: active) {
             plan.mint = .published
         }
 

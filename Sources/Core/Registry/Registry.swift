@@ -67,11 +67,3 @@ public enum Registry {
         }
     }
 }
-
-extension Duration {
-    /// The duration in seconds, as Foundation's date arithmetic needs it.
-    public var timeInterval: TimeInterval {
-        let parts = components
-        return TimeInterval(parts.seconds) + TimeInterval(parts.attoseconds) / 1e18
-    }
-}

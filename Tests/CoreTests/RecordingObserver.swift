@@ -1,0 +1,40 @@
+import Core
+import Foundation
+
+/// A `CoordinatorObserver` that keeps every event, for assertions.
+final class RecordingObserver: CoordinatorObserver, @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var storedOutcomes: [EnsureOutcome] = []
+    private var storedEmergencies: [KeyType] = []
+    private var storedRefusals: [String] = []
+    private var storedMints: [KeyType] = []
+    private var storedReconciled: [Int] = []
+    private var storedDeferred: [String] = []
+
+    var outcomes: [EnsureOutcome] { read { storedOutcomes } }
+    var emergencies: [KeyType] { read { storedEmergencies } }
+    var refusals: [String] { read { storedRefusals } }
+    var mints: [KeyType] { read { storedMints } }
+    var reconciled: [Int] { read { storedReconciled } }
+    var deferred: [String] { read { storedDeferred } }
+
+    func ensureCompleted(keyType: KeyType, outcome: EnsureOutcome) { write { storedOutcomes.append(outcome) } }
+    func jwksRefused(reason: String) { write { storedRefusals.append(reason) } }
+    func emergencyGap(keyType: KeyType) { write { storedEmergencies.append(keyType) } }
+    func keysMinted(keyType: KeyType) { write { storedMints.append(keyType) } }
+    func reconciled(destroyed: Int) { write { storedReconciled.append(destroyed) } }
+    func deferredFailure(operation: String, error: any Error) { write { storedDeferred.append(operation) } }
+
+    private func read<T>(_ body: () -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
+    }
+
+    private func write(_ body: () -> Void) {
+        lock.lock()
+        body()
+        lock.unlock()
+    }
+}
