@@ -168,3 +168,30 @@ enum WireTimeForTests {
         return formatter.string(from: date)
     }
 }
+
+/// The long poll that carries taints and rotations to every server within a second.
+final class EventsTests: XCTestCase {
+    func testALongPollWakesOnATaintMadeThroughAnotherRequest() async throws {
+        let harness = try await ServiceHarness.start()
+        defer { Task { await harness.stop() } }
+        let ensured = try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"])
+        let kid = try XCTUnwrap(ensured.json["kid"] as? String)
+        let sequence = try harness.sequence()
+
+        let idle = try harness.control("GET", "/v1/events?after=\(sequence)&wait=1")
+        XCTAssertEqual(idle.status, 200, idle.text)
+        XCTAssertEqual(idle.json["changed"] as? Bool, false)
+
+        let started = Date()
+        let poll = Task.detached { try harness.control("GET", "/v1/events?after=\(sequence)&wait=30") }
+        try await Task.sleep(for: .milliseconds(300))
+        XCTAssertEqual(try harness.control("POST", "/v1/keys/\(kid)/taint").status, 200)
+        let woken = try await poll.value
+        XCTAssertEqual(woken.json["changed"] as? Bool, true, woken.text)
+        XCTAssertGreaterThan(woken.json["sequence"] as? Int ?? 0, sequence)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10, "woken by the change, not by the 30 s timeout")
+
+        XCTAssertEqual(try harness.control("GET", "/v1/events?wait=61").status, 400)
+        XCTAssertEqual(try harness.control("GET", "/v1/events?after=-1").status, 400)
+    }
+}

@@ -6,7 +6,7 @@ import Glibc
 /// A deliberately simple HTTP/1.1 client on a blocking socket, so tests control every
 /// byte sent (including malformed ones) and see exactly what the server answers.
 public final class RawHTTPClient: @unchecked Sendable {
-    public struct Response: CustomStringConvertible {
+    public struct Response: CustomStringConvertible, Sendable {
         public var status: Int
         public var headers: [(name: String, value: String)]
         public var body: [UInt8]

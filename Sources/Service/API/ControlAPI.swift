@@ -17,6 +17,7 @@ final class ControlAPI: Sendable {
     /// Called after a successful mutation so this instance's JWKS reflects it at once.
     private let onChange: @Sendable () async -> Void
 
+    static let maxEventWait: Int64 = 60
     static let maxLockTTL: Int64 = 3600
     static let maxLockWait: Int64 = 300
 
@@ -43,6 +44,7 @@ final class ControlAPI: Sendable {
         route(router, .post, "/v1/keys/{kid}/taint", "key.taint", taintKey)
         route(router, .delete, "/v1/keys/{kid}", "key.revoke", revokeKey)
         route(router, .post, "/v1/jwt-keys/{key_type}/ensure", "key.ensure", ensure)
+        route(router, .get, "/v1/events", nil, events)
     }
 
     /// Wraps a handler with authentication, error mapping and (for mutations) the audit line.
@@ -173,6 +175,27 @@ final class ControlAPI: Sendable {
         try ControlAuthenticator.requireAdmin(caller, for: "revoke")
         let kid = try kid(request)
         return (JSONResponse.make(.ok, WireFormat.key(try await coordinator.revoke(kid: kid, by: caller.id))), kid)
+    }
+
+    // MARK: Events
+
+    /// Long poll: answers as soon as the registry's sequence passes `after` (a key was
+    /// published, rotated, tainted or revoked on any instance), or after `wait` seconds.
+    /// A server that gets `changed: true` calls ensure again, so a taint reaches every
+    /// server within about a second instead of at its next `refresh_after`.
+    private func events(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
+        func parameter(_ name: String, in range: ClosedRange<Int64>, default fallback: Int64) throws -> Int64 {
+            guard let text = request.query.first(where: { $0.name == name })?.value else { return fallback }
+            guard let value = Int64(text), range.contains(value) else {
+                throw APIError.badRequest("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return value
+        }
+        let after = UInt64(try parameter("after", in: 0...Int64.max, default: 0))
+        let wait = try parameter("wait", in: 0...Self.maxEventWait, default: 30)
+        let sequence = try await store.waitForChange(trustDomain: coordinator.config.trustDomain, after: after,
+                                                     timeout: .seconds(wait))
+        return (JSONResponse.make(.ok, ["sequence": sequence, "changed": sequence > after]), "")
     }
 
     private func ensure(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
