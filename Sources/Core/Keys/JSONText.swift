@@ -1,8 +1,8 @@
 /// Builds compact JSON text with members in the order given, so documents keycoord
 /// serves are byte-for-byte deterministic (Foundation's encoders do not promise an order).
-enum JSONText {
+public enum JSONText {
     /// A JSON string literal for `value`, escaped per RFC 8259 §7.
-    static func quoted(_ value: String) -> String {
+    public static func quoted(_ value: String) -> String {
         var out = "\""
         for scalar in value.unicodeScalars {
             switch scalar {
@@ -21,12 +21,12 @@ enum JSONText {
     }
 
     /// An object from `(name, raw JSON value)` pairs, in order.
-    static func object(_ members: [(String, String)]) -> String {
+    public static func object(_ members: [(String, String)]) -> String {
         "{" + members.map { quoted($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
     }
 
     /// An array of strings.
-    static func stringArray(_ values: [String]) -> String {
+    public static func stringArray(_ values: [String]) -> String {
         "[" + values.map(quoted).joined(separator: ",") + "]"
     }
 }

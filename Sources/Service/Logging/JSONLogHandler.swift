@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Logging
 
@@ -34,7 +35,7 @@ public struct JSONLogHandler: LogHandler {
             var fields: [(String, String)] = [("time", time), ("level", event.level.rawValue), ("logger", label),
                                               ("msg", event.message.description)]
             for (key, value) in merged.sorted(by: { $0.key < $1.key }) { fields.append((key, "\(value)")) }
-            line = "{" + fields.map { "\(JSONText.quote($0.0)):\(JSONText.quote($0.1))" }.joined(separator: ",") + "}\n"
+            line = "{" + fields.map { "\(JSONText.quoted($0.0)):\(JSONText.quoted($0.1))" }.joined(separator: ",") + "}\n"
         } else {
             let meta = merged.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             line = "\(time) \(event.level.rawValue.uppercased()) \(label): \(event.message)\(meta.isEmpty ? "" : " " + meta)\n"
