@@ -29,7 +29,7 @@ run: build
 # Every test: Swift tests (with a throwaway PostgreSQL and moto) and the static checks.
 test: test-deps
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
-	./scripts/with-test-services.sh $(SWIFT) test --skip-build $(SWIFT_FLAGS)
+	./scripts/with-test-services.sh $(SWIFT) test --skip-build --no-parallel $(SWIFT_FLAGS)
 	$(MAKE) --no-print-directory check-static
 
 # Checks of files no Swift test reads: the OpenAPI document is also validated in ServiceTests.
