@@ -56,7 +56,7 @@ final class PostgresPrivateCluster {
     /// posix_spawn + waitpid rather than Foundation's Process: Process learns of the exit
     /// through a descriptor the child inherits, and the server that `pg_ctl start` leaves
     /// running inherits it too, so the wait would never end.
-    private static func run(_ executable: String, _ arguments: [String]) throws {
+    static func run(_ executable: String, _ arguments: [String]) throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("keycoord-pgctl-\(UUID().uuidString).log")
         defer { try? FileManager.default.removeItem(at: log) }
         var actions = posix_spawn_file_actions_t()
@@ -80,7 +80,7 @@ final class PostgresPrivateCluster {
     }
 
     /// A port the kernel just handed out and released: free unless something grabs it now.
-    private static func freePort() throws -> Int {
+    static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw PostgresTestError("socket() failed") }
         defer { close(fd) }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lock acquire+release cycles through PostgresStore (PGBench) and the same statements as a
 # raw-SQL pgbench custom script, in one run against one throwaway PostgreSQL, at 1, 16 and
-# 64 concurrent clients. Writes bench/postgres/last-run.md (copy it into bench/RESULTS.md).
+# 64 concurrent clients. Prints the results as Markdown for bench/RESULTS.md (also kept in
+# .build/pgbench-last-run.md).
 # Usage: bench/postgres/run.sh [seconds-per-level]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -20,7 +21,7 @@ psql -X -q "$KEYCOORD_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $DB" -c "CR
 URL="${KEYCOORD_TEST_POSTGRES_URL%/*}/$DB"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-OUT="$ROOT/bench/postgres/last-run.md"
+OUT="$ROOT/.build/pgbench-last-run.md"
 
 {
     echo "Run $(date -u +%Y-%m-%dT%H:%MZ), ${DURATION} s per level, PostgreSQL on the same host (fsync=off, TCP 127.0.0.1)."
