@@ -103,7 +103,7 @@ func changeWakeups(url: String, rounds: Int) async throws -> String {
     await writer.close()
     await follower.close()
     let sorted = latencies.sorted()
-    return String(format: "| waitForChange wakeup after another instance's update | %d rounds | p50 %.2f ms | p99 %.2f ms | max %.2f ms |",
+    return String(format: "waitForChange wakeup after another instance's update (%d rounds): p50 %.2f ms, p99 %.2f ms, max %.2f ms.",
                   rounds, percentile(sorted, 0.5), percentile(sorted, 0.99), sorted.last ?? 0)
 }
 
