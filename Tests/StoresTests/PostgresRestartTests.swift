@@ -18,6 +18,11 @@ struct PostgresRestartTests {
             $0.append(PostgresTestSupport.record("td.example", kid: "before"))
         }
         let lease = try await store.acquire(lock: "l", holder: "s1", ttl: .seconds(60), wait: .zero)
+        // A released lease leaves a spare session behind, which the restart kills; `other`
+        // is not used while the server is down, so it still has that spare (and stale pooled
+        // sessions) when the server is back.
+        let spare = try await other.acquire(lock: "spare", holder: "s2", ttl: .seconds(60), wait: .zero)
+        try await other.release(lock: "spare", leaseID: spare.leaseID)
         #expect(await PostgresTestSupport.eventually { store.isFollowingChanges })
 
         try cluster.stop()
@@ -53,6 +58,9 @@ struct PostgresRestartTests {
         await #expect(throws: CoordinationError.leaseNotFound(name: "l", leaseID: lease.leaseID)) {
             _ = try await store.renew(lock: "l", leaseID: lease.leaseID, ttl: .seconds(60))
         }
+        // First acquire after the restart: on the dead spare session, then on a fresh one.
+        let reacquired = try await other.acquire(lock: "spare", holder: "s2", ttl: .seconds(60), wait: .zero)
+        #expect(reacquired.fencingToken > spare.fencingToken)
         let again = try await store.acquire(lock: "l", holder: "s1", ttl: .seconds(60), wait: .seconds(5))
         #expect(again.fencingToken > lease.fencingToken)
         let snapshot = try await store.snapshot(trustDomain: "td.example")

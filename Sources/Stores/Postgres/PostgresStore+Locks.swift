@@ -10,22 +10,31 @@ extension PostgresStore {
         guard !holder.isEmpty else { throw CoordinationError.invalid("holder must not be empty") }
         let key = PGLockKey(name)
         let leaseID = SecureRandom.hexToken(bytes: 16)
-        let connection: PGConnection
-        do {
-            connection = try await leaseConnections.checkout()
-        } catch {
-            throw Self.mapped(error)
-        }
-        let granted: (token: UInt64, acquiredAt: Date, expiresAt: Date)?
-        do {
-            granted = try await connection.run { [instanceID] raw in
-                try Self.lockAndBump(raw, name: name, key: key, holder: holder, leaseID: leaseID,
-                                     instance: instanceID, ttl: ttl, wait: wait)
+        var attempt = 0
+        var connection: PGConnection
+        var granted: (token: UInt64, acquiredAt: Date, expiresAt: Date)?
+        while true {
+            attempt += 1
+            do {
+                connection = try await leaseConnections.checkout()
+            } catch {
+                throw Self.mapped(error)
             }
-        } catch {
-            // The session may hold the lock without an epoch row; closing it releases the lock.
-            await leaseConnections.checkin(connection, broken: true)
-            throw Self.mapped(error)
+            do {
+                granted = try await connection.run { [instanceID] raw in
+                    try Self.lockAndBump(raw, name: name, key: key, holder: holder, leaseID: leaseID,
+                                         instance: instanceID, ttl: ttl, wait: wait)
+                }
+                break
+            } catch {
+                // The session may hold the lock without an epoch row; closing it releases the lock.
+                await leaseConnections.checkin(connection, broken: true)
+                // A spare session that died with a server restart fails on first use; the pool
+                // has now dropped the spares, so one more try on a fresh session is safe (a
+                // dead session holds no lock; at worst an epoch number was skipped).
+                if let error = error as? PGError, error.kind == .connectionLost, attempt == 1 { continue }
+                throw Self.mapped(error)
+            }
         }
         guard let granted else {
             await leaseConnections.checkin(connection)
