@@ -23,6 +23,7 @@ struct PostgresRestartTests {
         // sessions) when the server is back.
         let spare = try await other.acquire(lock: "spare", holder: "s2", ttl: .seconds(60), wait: .zero)
         try await other.release(lock: "spare", leaseID: spare.leaseID)
+        _ = try await other.snapshot(trustDomain: "td.example")
         #expect(await PostgresTestSupport.eventually { store.isFollowingChanges })
 
         try cluster.stop()
@@ -66,7 +67,8 @@ struct PostgresRestartTests {
         let snapshot = try await store.snapshot(trustDomain: "td.example")
         #expect(snapshot.records.map(\.kid) == ["before"])
 
-        // The listener reconnected: a write by the other instance wakes a waiter promptly.
+        // The listener reconnected: a write by the other instance (on what was its stale pooled
+        // session, so the update is retried on a fresh one) wakes a waiter promptly.
         #expect(await PostgresTestSupport.eventually { store.isFollowingChanges })
         let clock = ContinuousClock()
         async let woke = store.waitForChange(trustDomain: "td.example", after: snapshot.sequence, timeout: .seconds(10))
