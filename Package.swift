@@ -46,6 +46,7 @@ let package = Package(
             "Service", "Core",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "PGBench", dependencies: ["Stores", "Core"], path: "bench/postgres/PGBench"),
 
         .target(name: "TestSupport", dependencies: ["Crypto", "Core"], path: "Tests/TestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),

@@ -86,10 +86,13 @@ struct PostgresDriverTests {
         #expect(!fromEnvironment.contains { $0.0 == "dbname" })
     }
 
-    @Test func statementTimeoutDefaultApplies() async throws {
+    @Test func sessionDefaultsApply() async throws {
         let connection = try await PostgresTestSupport.connect(try await PostgresTestSupport.freshDatabase())
         defer { Task { await connection.close() } }
         #expect(try await connection.query("SHOW statement_timeout").string(0, "statement_timeout") == "30s")
+        // Server-side keepalives (the test server is reached over TCP).
+        #expect(try await connection.query("SHOW tcp_keepalives_idle").string(0, "tcp_keepalives_idle") == "5")
+        #expect(try await connection.query("SHOW tcp_keepalives_count").string(0, "tcp_keepalives_count") == "3")
     }
 
     @Test func lockKeyIsStable() {

@@ -51,6 +51,39 @@ struct PostgresMigrationTests {
         }
     }
 
+    @Test func migratedDatabaseNeedsOnlyDMLGrantsForSidecars() async throws {
+        let url = try await PostgresTestSupport.freshDatabase()
+        _ = try await PostgresStore.migrate(url: url)
+        let role = "keycoord_dml_\(UUID().uuidString.prefix(8).lowercased())"
+        let admin = try await PostgresTestSupport.connect(url)
+        defer { Task { await admin.close() } }
+        // The role name is generated here (hex only), so building DDL from it is safe.
+        try await admin.query("CREATE ROLE \(role) LOGIN")
+        try await admin.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        try await admin.query(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON keycoord_schema, keycoord_keys, keycoord_sequences, keycoord_lock_epochs TO \(role)")
+        guard var components = URLComponents(string: url) else { throw PostgresTestError("bad URL") }
+        components.user = role
+        let sidecarURL = try #require(components.string)
+        let store = try await PostgresStore(url: sidecarURL, instanceID: "dml-only")
+        let lease = try await store.acquire(lock: "l", holder: "h", ttl: .seconds(5), wait: .zero)
+        _ = try await store.update(trustDomain: "td", fence: Fence(lock: "l", token: lease.fencingToken)) {
+            $0.append(PostgresTestSupport.record("td", kid: "k"))
+        }
+        try await store.release(lock: "l", leaseID: lease.leaseID)
+        await store.close()
+        // Without the schema in place, the same role cannot migrate and says so.
+        let empty = try await PostgresTestSupport.freshDatabase()
+        guard var emptyComponents = URLComponents(string: empty) else { throw PostgresTestError("bad URL") }
+        emptyComponents.user = role
+        let emptyAdmin = try await PostgresTestSupport.connect(empty)
+        defer { Task { await emptyAdmin.close() } }
+        try await emptyAdmin.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        await #expect(throws: CoordinationError.self) {
+            _ = try await PostgresStore(url: try #require(emptyComponents.string), instanceID: "dml-only")
+        }
+    }
+
     @Test func unreachableDatabaseIsStoreUnavailable() async throws {
         await #expect(throws: CoordinationError.self) {
             _ = try await PostgresStore(url: "postgresql://nobody@127.0.0.1:1/none", instanceID: "x")

@@ -73,7 +73,7 @@ struct PostgresRegistryTests {
         }
         await #expect(throws: CoordinationError.self) {
             _ = try await a.update(trustDomain: "td.example", fence: nil) { records in
-                records.append(PostgresTestSupport.record("other.example", kid: "k9"))
+                records.append(PostgresTestSupport.record("td.example", kid: ""))
             }
         }
         #expect(try await a.snapshot(trustDomain: "td.example") == read)

@@ -61,12 +61,17 @@ enum PGMigrator {
     }
 
     private static func applyPending(_ connection: PGConnection) async throws -> Int {
-        try await connection.query("""
-            CREATE TABLE IF NOT EXISTS keycoord_schema (
-                version integer PRIMARY KEY,
-                applied_at timestamptz NOT NULL DEFAULT now()
-            )
-            """)
+        // Checked before creating: even CREATE TABLE IF NOT EXISTS needs CREATE on the schema,
+        // and sidecars on a migrated database may have DML grants only.
+        let present = try await connection.query("SELECT to_regclass('keycoord_schema') IS NOT NULL AS present")
+        if try !present.bool(0, "present") {
+            try await connection.query("""
+                CREATE TABLE keycoord_schema (
+                    version integer PRIMARY KEY,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                )
+                """)
+        }
         let rows = try await connection.query("SELECT coalesce(max(version), 0) AS version FROM keycoord_schema")
         let current = Int(try rows.int64(0, "version"))
         if current > latestVersion {

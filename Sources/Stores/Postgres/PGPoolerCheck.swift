@@ -5,8 +5,9 @@ import Core
 /// connection, so a lease would silently not be held. Two signals, both cheap and
 /// deterministic for a direct connection:
 /// 1. The backend pid libpq received at connect time (BackendKeyData) must equal
-///    `pg_backend_pid()`. PgBouncer, Odyssey and Supavisor send their own key data, so this
-///    catches a pooler even when it happens to keep us on one server connection.
+///    `pg_backend_pid()`. PgBouncer sends its own key data (a pooler has to, to route cancel
+///    requests itself), so this catches it even when it happens to keep us on one server
+///    connection.
 /// 2. `pg_backend_pid()` must not change between two statements outside a transaction.
 /// Any mismatch refuses to start. This also refuses session-mode poolers, which would keep
 /// locks correctly: the client cannot tell the modes apart reliably, and keycoord needs few

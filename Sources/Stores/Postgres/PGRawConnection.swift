@@ -47,9 +47,18 @@ final class PGRawConnection {
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = connection
         do {
-            _ = try execute(
-                "SELECT CASE WHEN current_setting('statement_timeout') = '0' THEN set_config('statement_timeout', $1, false) END",
-                [String(settings.statementTimeoutMilliseconds)])
+            // Server-side keepalives: the client's own keepalives only tell the client that the
+            // server vanished. For the server to end the session of a sidecar whose host
+            // vanished (and so free its advisory locks) it must probe too, and its default is
+            // the OS's two hours. These settings are per session and need no privilege.
+            try execute(
+                """
+                SELECT set_config('tcp_keepalives_idle', $2, false), set_config('tcp_keepalives_interval', $3, false),
+                       set_config('tcp_keepalives_count', $4, false),
+                       CASE WHEN current_setting('statement_timeout') = '0' THEN set_config('statement_timeout', $1, false) END
+                """,
+                [String(settings.statementTimeoutMilliseconds), String(settings.serverKeepalive.idle),
+                 String(settings.serverKeepalive.interval), String(settings.serverKeepalive.count)])
         } catch {
             close()
             throw error

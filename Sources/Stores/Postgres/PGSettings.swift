@@ -9,6 +9,9 @@ struct PGSettings: Sendable {
     /// Applied with `SET` after connecting unless the session already has one (URL `options`
     /// or `PGOPTIONS`): bounds any statement, so a stuck server cannot hang a sidecar.
     var statementTimeoutMilliseconds = 30_000
+    /// Seconds for the server's probes of this session (idle, interval, count): a sidecar
+    /// that vanished without closing its connections loses its locks after about 11 s.
+    var serverKeepalive = (idle: 5, interval: 2, count: 3)
 
     /// Keyword/value pairs for `PQconnectdbParams` with `expand_dbname = 1`. Defaults come
     /// first and the caller's string last: libpq keeps the last value of a repeated keyword,
@@ -21,8 +24,8 @@ struct PGSettings: Sendable {
             parameters.append((keyword, value))
         }
         setDefault("connect_timeout", String(connectTimeoutSeconds), env: "PGCONNECT_TIMEOUT")
-        // Keepalives make a dead peer (a crashed sidecar, a dropped network) visible within
-        // ~11 s on both sides, which is what frees a dead holder's advisory lock.
+        // Client-side keepalives: a server that vanished (failover, dropped network) is noticed
+        // within ~11 s instead of hanging a call until the OS gives up.
         setDefault("keepalives", "1", env: nil)
         setDefault("keepalives_idle", "5", env: nil)
         setDefault("keepalives_interval", "2", env: nil)

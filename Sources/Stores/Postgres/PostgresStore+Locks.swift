@@ -10,22 +10,31 @@ extension PostgresStore {
         guard !holder.isEmpty else { throw CoordinationError.invalid("holder must not be empty") }
         let key = PGLockKey(name)
         let leaseID = SecureRandom.hexToken(bytes: 16)
-        let connection: PGConnection
-        do {
-            connection = try await leaseConnections.checkout()
-        } catch {
-            throw Self.mapped(error)
-        }
-        let granted: (token: UInt64, acquiredAt: Date, expiresAt: Date)?
-        do {
-            granted = try await connection.run { [instanceID] raw in
-                try Self.lockAndBump(raw, name: name, key: key, holder: holder, leaseID: leaseID,
-                                     instance: instanceID, ttl: ttl, wait: wait)
+        var attempt = 0
+        var connection: PGConnection
+        var granted: (token: UInt64, acquiredAt: Date, expiresAt: Date)?
+        while true {
+            attempt += 1
+            do {
+                connection = try await leaseConnections.checkout()
+            } catch {
+                throw Self.mapped(error)
             }
-        } catch {
-            // The session may hold the lock without an epoch row; closing it releases the lock.
-            await leaseConnections.checkin(connection, broken: true)
-            throw Self.mapped(error)
+            do {
+                granted = try await connection.run { [instanceID] raw in
+                    try Self.lockAndBump(raw, name: name, key: key, holder: holder, leaseID: leaseID,
+                                         instance: instanceID, ttl: ttl, wait: wait)
+                }
+                break
+            } catch {
+                // The session may hold the lock without an epoch row; closing it releases the lock.
+                await leaseConnections.checkin(connection, broken: true)
+                // A spare session that died with a server restart fails on first use; the pool
+                // has now dropped the spares, so one more try on a fresh session is safe (a
+                // dead session holds no lock; at worst an epoch number was skipped).
+                if let error = error as? PGError, error.kind == .connectionLost, attempt == 1 { continue }
+                throw Self.mapped(error)
+            }
         }
         guard let granted else {
             await leaseConnections.checkin(connection)
@@ -112,52 +121,72 @@ extension PostgresStore {
         LEFT JOIN keycoord_lock_epochs e ON e.name = n.name
         """
 
-    /// On the lease session: take the advisory lock (at once, or waiting up to `wait` in the
-    /// server's lock queue under `lock_timeout`) and bump the epoch row in the same
-    /// transaction. A session-level advisory lock survives the transaction's COMMIT, and the
-    /// SET LOCAL timeouts end with it. Returns nil when the lock is held elsewhere.
+    /// The epoch bump: the new epoch is the fencing token; holder, lease and expiry are
+    /// recorded for `status` and `.lockHeld`.
+    static let bumpEpoch = """
+        INSERT INTO keycoord_lock_epochs AS e (name, epoch, holder, lease_id, instance, acquired_at, expires_at)
+        SELECT $2, 1, $3, $4, $5, to_timestamp($6::float8), to_timestamp($7::float8) FROM lock WHERE lock.ok
+        ON CONFLICT (name) DO UPDATE SET epoch = e.epoch + 1, holder = EXCLUDED.holder,
+            lease_id = EXCLUDED.lease_id, instance = EXCLUDED.instance,
+            acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
+        RETURNING epoch
+        """
+
+    /// Without waiting: try-lock and bump in one statement (one round trip). The `lock` CTE
+    /// calls a volatile function and is referenced twice, so PostgreSQL evaluates it exactly
+    /// once; the INSERT runs only when the lock was granted.
+    static let tryLockAndBump = """
+        WITH lock AS (SELECT pg_try_advisory_lock($1::bigint) AS ok),
+             bumped AS (\(bumpEpoch))
+        SELECT (SELECT ok FROM lock) AS ok, (SELECT epoch FROM bumped) AS epoch
+        """
+
+    /// After `pg_advisory_lock` returned in the same transaction: bump unconditionally.
+    static let lockedBump = """
+        WITH lock AS (SELECT $1::bigint IS NOT NULL AS ok),
+             bumped AS (\(bumpEpoch))
+        SELECT true AS ok, (SELECT epoch FROM bumped) AS epoch
+        """
+
+    /// On the lease session: take the advisory lock and bump the epoch row. With a wait, the
+    /// session queues in `pg_advisory_lock` under `SET LOCAL lock_timeout` inside a
+    /// transaction; a session-level advisory lock survives the COMMIT and the SET LOCAL
+    /// timeouts end with it. Returns nil when the lock is held elsewhere.
     ///
     /// Waiting in `pg_advisory_lock` rather than retrying `pg_try_advisory_lock` costs no
     /// polling, hands the lock over the moment its holder lets go, and serves waiters in
     /// arrival order; it only ties up this dedicated session, which the lease needs anyway.
     static func lockAndBump(_ raw: PGRawConnection, name: String, key: PGLockKey, holder: String, leaseID: String,
                             instance: String, ttl: Duration, wait: Duration) throws -> (token: UInt64, acquiredAt: Date, expiresAt: Date)? {
+        let acquiredAt = Date()
+        let expiresAt = acquiredAt.addingTimeInterval(seconds(ttl))
+        let parameters = [key.parameter, name, holder, leaseID, instance, String(acquiredAt.timeIntervalSince1970),
+                          String(expiresAt.timeIntervalSince1970)]
+        if wait == .zero {
+            let rows = try raw.execute(tryLockAndBump, parameters)
+            guard try rows.bool(0, "ok") else { return nil }
+            return (UInt64(try rows.int64(0, "epoch")), acquiredAt, expiresAt)
+        }
         try raw.execute("BEGIN")
         do {
-            let got: Bool
-            if wait == .zero {
-                got = try raw.execute("SELECT pg_try_advisory_lock($1::bigint) AS ok", [key.parameter]).bool(0, "ok")
-            } else {
-                let waitMilliseconds = max(1, min(Int64(Int32.max) - 60_000, Int64(seconds(wait) * 1000)))
-                try raw.execute("SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
-                                [String(waitMilliseconds), String(waitMilliseconds + 30_000)])
-                do {
-                    try raw.execute("SELECT pg_advisory_lock($1::bigint)", [key.parameter])
-                    got = true
-                } catch let error as PGError where error.sqlState == "55P03" {
-                    got = false
-                }
-            }
-            guard got else {
+            let waitMilliseconds = max(1, min(Int64(Int32.max) - 60_000, Int64(seconds(wait) * 1000)))
+            try raw.execute("SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
+                            [String(waitMilliseconds), String(waitMilliseconds + 30_000)])
+            do {
+                try raw.execute("SELECT pg_advisory_lock($1::bigint)", [key.parameter])
+            } catch let error as PGError where error.sqlState == "55P03" {
                 try raw.execute("ROLLBACK")
                 return nil
             }
-            let acquiredAt = Date()
-            let expiresAt = acquiredAt.addingTimeInterval(seconds(ttl))
-            let rows = try raw.execute(
-                """
-                INSERT INTO keycoord_lock_epochs AS e (name, epoch, holder, lease_id, instance, acquired_at, expires_at)
-                VALUES ($1, 1, $2, $3, $4, to_timestamp($5::float8), to_timestamp($6::float8))
-                ON CONFLICT (name) DO UPDATE SET epoch = e.epoch + 1, holder = EXCLUDED.holder,
-                    lease_id = EXCLUDED.lease_id, instance = EXCLUDED.instance,
-                    acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
-                RETURNING epoch
-                """,
-                [name, holder, leaseID, instance, String(acquiredAt.timeIntervalSince1970),
-                 String(expiresAt.timeIntervalSince1970)])
+            // The lock was granted after a wait: the lease runs from now.
+            let grantedAt = Date()
+            let grantedUntil = grantedAt.addingTimeInterval(seconds(ttl))
+            let rows = try raw.execute(lockedBump, [key.parameter, name, holder, leaseID, instance,
+                                                    String(grantedAt.timeIntervalSince1970),
+                                                    String(grantedUntil.timeIntervalSince1970)])
             let token = try rows.int64(0, "epoch")
             try raw.execute("COMMIT")
-            return (UInt64(token), acquiredAt, expiresAt)
+            return (UInt64(token), grantedAt, grantedUntil)
         } catch {
             _ = try? raw.execute("ROLLBACK")
             throw error
@@ -201,13 +230,7 @@ extension PostgresStore {
         leases.withLock { _ = $0.removeValue(forKey: lease.leaseID) }
         do {
             let unlocked = try await lease.connection.run { [name = lease.name, id = lease.leaseID, key = lease.key] raw in
-                let unlocked = try raw.execute("SELECT pg_advisory_unlock($1::bigint) AS ok", [key.parameter]).bool(0, "ok")
-                try raw.execute(
-                    """
-                    UPDATE keycoord_lock_epochs SET holder = NULL, lease_id = NULL, instance = NULL, expires_at = NULL
-                    WHERE name = $1 AND lease_id = $2
-                    """, [name, id])
-                return unlocked
+                try raw.execute(Self.unlockAndClear, [key.parameter, name, id]).bool(0, "ok")
             }
             await leaseConnections.checkin(lease.connection, broken: !unlocked)
             return unlocked
@@ -216,6 +239,15 @@ extension PostgresStore {
             return false
         }
     }
+
+    /// Release in one statement (one round trip); the data-modifying CTE runs although the
+    /// outer query does not read it.
+    static let unlockAndClear = """
+        WITH unlocked AS (SELECT pg_advisory_unlock($1::bigint) AS ok),
+             cleared AS (UPDATE keycoord_lock_epochs SET holder = NULL, lease_id = NULL, instance = NULL, expires_at = NULL
+                         WHERE name = $2 AND lease_id = $3 RETURNING 1)
+        SELECT (SELECT ok FROM unlocked) AS ok
+        """
 
     static func validate(lock name: String) throws {
         guard LockName.isValid(name) else {

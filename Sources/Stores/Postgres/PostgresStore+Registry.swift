@@ -121,7 +121,7 @@ extension PostgresStore {
                 return (result, RegistrySnapshot(records: records, sequence: sequence))
             }
             do {
-                try validate(records, trustDomain: trustDomain)
+                try validate(records)
             } catch {
                 try await connection.query("ROLLBACK")
                 throw error
@@ -163,16 +163,14 @@ extension PostgresStore {
         }
     }
 
-    /// What `mutate` left must be storable: one row per kid, all in this trust domain.
-    private static func validate(_ records: [KeyRecord], trustDomain: String) throws {
+    /// What `mutate` left must be storable: one row per kid (the table's key). Everything else
+    /// about records is Core's to judge; the store keeps what it is given.
+    private static func validate(_ records: [KeyRecord]) throws {
         var seen = Set<String>()
         for record in records {
             guard !record.kid.isEmpty else { throw CoordinationError.invalid("a key record has an empty kid") }
             guard seen.insert(record.kid).inserted else {
                 throw CoordinationError.invalid("the registry would hold kid \(record.kid) twice")
-            }
-            guard record.trustDomain == trustDomain else {
-                throw CoordinationError.invalid("key \(record.kid) belongs to trust domain \(record.trustDomain), not \(trustDomain)")
             }
         }
     }

@@ -46,6 +46,12 @@ public final class PostgresStore: CoordinationStore {
         listener.start()
     }
 
+    /// A store dropped without `close()` still stops its listener thread; its sessions close
+    /// as their connections are freed, which releases any advisory lock they held.
+    deinit {
+        listener.stop()
+    }
+
     /// Applies pending migrations to the database at `url` and returns the schema version.
     /// Safe to run from many sidecars at once. Run it with a role that may create tables if
     /// the sidecars' own role may not.

@@ -1,0 +1,82 @@
+import Core
+import Foundation
+import Testing
+@testable import Stores
+
+/// A PgBouncer of the test's own in front of the shared test server, when PgBouncer is
+/// installed (it is optional: the suite is skipped without it).
+final class PostgresPgBouncer {
+    static let executable = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer", "/usr/local/bin/pgbouncer"]
+        .first { FileManager.default.isExecutableFile(atPath: $0) }
+    static var available: Bool { executable != nil }
+
+    let port: Int
+    private let directory: URL
+
+    /// Serves database `pooled` (the server's `database`) in `mode` on a private port.
+    init(serverURL: String, database: String, mode: String) throws {
+        guard let executable = Self.executable, let server = URLComponents(string: serverURL),
+              let host = server.host, let serverPort = server.port else {
+            throw PostgresTestError("PgBouncer or the server URL is missing")
+        }
+        port = try PostgresPrivateCluster.freePort()
+        let base = ProcessInfo.processInfo.environment["KEYCOORD_TEST_RUN_DIR"] ?? NSTemporaryDirectory()
+        directory = URL(fileURLWithPath: base).appendingPathComponent("pgbouncer-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = """
+            [databases]
+            pooled = host=\(host) port=\(serverPort) dbname=\(database) user=postgres
+            [pgbouncer]
+            listen_addr = 127.0.0.1
+            listen_port = \(port)
+            unix_socket_dir =
+            auth_type = any
+            pool_mode = \(mode)
+            logfile = \(directory.path)/pgbouncer.log
+            pidfile = \(directory.path)/pgbouncer.pid
+            """
+        try config.write(to: directory.appendingPathComponent("pgbouncer.ini"), atomically: true, encoding: .utf8)
+        // PgBouncer refuses to run as root.
+        if getuid() == 0 {
+            try PostgresPrivateCluster.run("/bin/chown", ["-R", "postgres", directory.path])
+            try PostgresPrivateCluster.run("/usr/sbin/runuser", ["-u", "postgres", "--", executable, "-d",
+                                                                 directory.appendingPathComponent("pgbouncer.ini").path])
+        } else {
+            try PostgresPrivateCluster.run(executable, ["-d", directory.appendingPathComponent("pgbouncer.ini").path])
+        }
+    }
+
+    var url: String { "postgresql://postgres@127.0.0.1:\(port)/pooled" }
+
+    func stop() {
+        if let text = try? String(contentsOf: directory.appendingPathComponent("pgbouncer.pid"), encoding: .utf8),
+           let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            kill(pid, SIGTERM)
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+@Suite(.enabled(if: PostgresTestSupport.available && PostgresPgBouncer.available))
+struct PostgresPoolerTests {
+    @Test(arguments: ["transaction", "session"])
+    func poolerIsRefused(mode: String) async throws {
+        let url = try await PostgresTestSupport.freshDatabase()
+        let database = try #require(URLComponents(string: url)?.path.dropFirst())
+        let bouncer = try PostgresPgBouncer(serverURL: url, database: String(database), mode: mode)
+        defer { bouncer.stop() }
+        // The pooler answers queries: the refusal comes from the check, not from a dead port.
+        #expect(await PostgresTestSupport.eventually {
+            guard let probe = try? await PostgresTestSupport.connect(bouncer.url) else { return false }
+            defer { Task { await probe.close() } }
+            return (try? await probe.query("SELECT 1 AS one")) != nil
+        })
+        do {
+            _ = try await PostgresStore(url: bouncer.url, instanceID: "behind-pooler")
+            Issue.record("PostgresStore started behind PgBouncer in \(mode) mode")
+        } catch let CoordinationError.storeUnavailable(message) {
+            #expect(message.contains("pooler"))
+        }
+        await #expect(throws: CoordinationError.self) { _ = try await PostgresStore.migrate(url: bouncer.url) }
+    }
+}
