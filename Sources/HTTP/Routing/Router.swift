@@ -27,6 +27,8 @@ public final class Router: Sendable {
         var routes: [Route] = []
         /// Templates without parameters, by path, as indices into `routes`.
         var literal: [String: Int] = [:]
+        /// Every (method, template) pair in registration order.
+        var registered: [(method: HTTPRequest.Method, template: String)] = []
     }
 
     /// The outcome of a lookup.
@@ -52,6 +54,9 @@ public final class Router: Sendable {
                 return .literal(String(part))
             }
         table.withLock { table in
+            if !table.registered.contains(where: { $0.method == method && $0.template == pathTemplate }) {
+                table.registered.append((method, pathTemplate))
+            }
             if let index = table.routes.firstIndex(where: { $0.segments == segments }) {
                 table.routes[index].handlers.removeAll { $0.method == method }
                 table.routes[index].handlers.append((method, handler))
@@ -66,11 +71,9 @@ public final class Router: Sendable {
         }
     }
 
-    /// Every registered (method, template) pair, in registration order per template.
+    /// Every registered (method, template) pair, in registration order.
     public var routes: [(method: HTTPRequest.Method, template: String)] {
-        table.withLock { table in
-            table.routes.flatMap { route in route.handlers.map { (method: $0.method, template: route.template) } }
-        }
+        table.withLock { $0.registered }
     }
 
     /// Finds the handler for a request; `segments` computes the decoded path segments only
