@@ -277,7 +277,27 @@ struct HTTPServerTests {
                 #expect(try client.readEOF())
                 #expect(Date().timeIntervalSince(started) >= 0.25)
             }
-            #expect(server.connectionCount <= 1)
+            #expect(server.connectionCount == 0)
+        }
+    }
+
+    @Test func clientThatDoesNotReadIsDisconnectedAfterTheWriteTimeout() async throws {
+        var limits = ServerLimits()
+        limits.writeTimeout = .milliseconds(300)
+        try await TestServer.run(limits: limits) { server, address in
+            let client = try await blocking {
+                let client = try RawHTTPClient(address)
+                var size: Int32 = 4096
+                setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+                try client.send(Self.get("/big"))
+                return client
+            }
+            let deadline = ContinuousClock.now + .seconds(5)
+            while server.connectionCount > 0 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(server.connectionCount == 0)
+            withExtendedLifetime(client) {}
         }
     }
 
@@ -312,8 +332,8 @@ struct HTTPServerTests {
                     try client.send(Self.get("/hello"))
                     #expect(try client.readResponse().status == 200)
                 }
+                #expect(server.connectionCount == 5)
             }
-            #expect(server.connectionCount == 5)
         }
         #expect(observer.counts.withLock { $0.rejected } == ["max_connections"])
     }

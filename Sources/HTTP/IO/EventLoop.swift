@@ -50,6 +50,11 @@ final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
+        // A loop that never ran (server never started) still owns its descriptors.
+        if !finished.load(ordering: .acquiring) {
+            close(wakeFD)
+            close(epollFD)
+        }
         readBuffer.deallocate()
         vectors.deallocate()
     }

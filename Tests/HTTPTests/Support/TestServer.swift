@@ -30,6 +30,8 @@ enum TestServer {
             let text = "\(request.routeTemplate ?? "") \(request.pathParameters["kid"] ?? "") \(request.localListener)"
             return HTTPServerResponse(status: .ok, body: Array(text.utf8))
         })
+        let big = [UInt8](repeating: UInt8(ascii: "x"), count: 32 << 20)
+        router.add(.get, "/big", .sync { _ in HTTPServerResponse(status: .ok, body: big) })
         router.add(.delete, "/v1/keys/{kid}", .sync { _ in HTTPServerResponse(status: .noContent) })
         return router
     }
