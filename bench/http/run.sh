@@ -5,6 +5,8 @@
 # interleaved per round; prints medians of req/s, p50 and p99, idle and peak RSS, the ratio
 # to nginx, and then holds 10,000 idle keep-alive connections against each server while a
 # fresh request is timed. Output is Markdown, ready for bench/RESULTS.md.
+# A third server, DispatchProbe.swift (a trivial responder on Dispatch read sources), is
+# measured alongside: it is the design HTTPServer did not take.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -14,6 +16,7 @@ CONNECTIONS="${CONNECTIONS:-16 64 256}"
 IDLE="${IDLE:-10000}"
 OURS_PORT="${OURS_PORT:-18080}"
 NGINX_PORT="${NGINX_PORT:-18081}"
+PROBE_PORT="${PROBE_PORT:-18082}"
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 swift build -c release --product HTTPBenchServer >&2
@@ -63,6 +66,11 @@ PIDS+=($!)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$NGINX_PORT/keys" >/dev/null 2>&1 && break; sleep 0.1; done
 cmp -s "$WORK/keys.json" <(curl -sf "http://127.0.0.1:$NGINX_PORT/keys") || { echo "nginx serves different bytes" >&2; exit 1; }
 
+swiftc -O -swift-version 5 bench/http/DispatchProbe.swift -o "$WORK/probe" 2>/dev/null
+"$WORK/probe" "$PROBE_PORT" "$WORK/keys.json" > "$WORK/probe.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PROBE_PORT/keys" >/dev/null 2>&1 && break; sleep 0.1; done
+
 # Resident memory in KiB of a process and its children (nginx workers): current and peak.
 rss() { # field: VmRSS or VmHWM
     local total=0 pid
@@ -85,10 +93,10 @@ echo
 echo "| conns | server | req/s (median) | p50 ms | p99 ms | ratio req/s vs nginx |"
 echo "|---|---|---|---|---|---|"
 for conns in $CONNECTIONS; do
-    for server in ours nginx; do : > "$WORK/$server-$conns"; done
+    for server in ours nginx probe; do : > "$WORK/$server-$conns"; done
     for round in $(seq "$ROUNDS"); do
-        for server in ours nginx; do
-            port=$OURS_PORT; [ "$server" = nginx ] && port=$NGINX_PORT
+        for server in ours nginx probe; do
+            port=$OURS_PORT; [ "$server" = nginx ] && port=$NGINX_PORT; [ "$server" = probe ] && port=$PROBE_PORT
             out=$(wrk -t2 -c"$conns" -d"$DURATION" --latency "http://127.0.0.1:$port/keys")
             rps=$(awk '/^Requests\/sec:/ { print $2 }' <<< "$out")
             p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<< "$out")")
@@ -98,14 +106,13 @@ for conns in $CONNECTIONS; do
             echo "$rps $p50 $p99" >> "$WORK/$server-$conns"
         done
     done
-    ours_rps=$(cut -d' ' -f1 "$WORK/ours-$conns" | median)
     nginx_rps=$(cut -d' ' -f1 "$WORK/nginx-$conns" | median)
-    for server in ours nginx; do
+    for server in ours nginx probe; do
         rps=$(cut -d' ' -f1 "$WORK/$server-$conns" | median)
         p50=$(cut -d' ' -f2 "$WORK/$server-$conns" | median)
         p99=$(cut -d' ' -f3 "$WORK/$server-$conns" | median)
         ratio=$(awk -v a="$rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')
-        name=keycoord; [ "$server" = nginx ] && name=nginx
+        name=keycoord; [ "$server" = nginx ] && name=nginx; [ "$server" = probe ] && name="Dispatch-source probe"
         echo "| $conns | $name | $rps | $p50 | $p99 | $ratio |"
     done
 done

@@ -19,6 +19,9 @@ final class EventLoop: @unchecked Sendable {
     private let tasks = Mutex<[@Sendable () -> Void]>([])
     private var connections: [Connection?] = []
     private var listeners: [Int32: ListenerSocket] = [:]
+    /// Listeners taken out of the epoll set while the process is out of descriptors, with
+    /// the time to put them back; a level-triggered listener would otherwise spin the loop.
+    private var pausedListeners: [(listener: ListenerSocket, until: UInt64)] = []
     private var running = true
     private var nextSweep: UInt64 = 0
     let finished = Atomic<Bool>(false)
@@ -128,6 +131,7 @@ final class EventLoop: @unchecked Sendable {
     func beginShutdown() {
         for fd in listeners.keys { epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil) }
         listeners = [:]
+        pausedListeners = []
         for case let connection? in connections { connection.shutdownRequested() }
     }
 
@@ -145,8 +149,14 @@ final class EventLoop: @unchecked Sendable {
                 }
             }
             if fd < 0 {
-                // EAGAIN: another loop took it or the queue is empty. EMFILE and friends: the
-                // pending connection stays queued; the next wakeup retries.
+                let code = errno
+                // EAGAIN: another loop took it or the queue is empty. Out of descriptors or
+                // memory: the connection stays queued; stop watching the listener briefly.
+                if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM {
+                    epoll_ctl(epollFD, EPOLL_CTL_DEL, listener.fileDescriptor, nil)
+                    listeners[listener.fileDescriptor] = nil
+                    pausedListeners.append((listener, Self.now() + 100_000_000))
+                }
                 return
             }
             if context.isShuttingDown {
@@ -207,6 +217,11 @@ final class EventLoop: @unchecked Sendable {
 
     private func sweep() {
         let now = Self.now()
+        if !pausedListeners.isEmpty, !context.isShuttingDown {
+            let due = pausedListeners.filter { $0.until <= now }
+            pausedListeners.removeAll { $0.until <= now }
+            for entry in due { addListener(entry.listener) }
+        }
         for case let connection? in connections where connection.deadline <= now {
             connection.deadlineReached()
         }
