@@ -442,6 +442,54 @@ struct HTTPServerTests {
         #expect(completed.map(\.template) == [nil, "/v1/keys/{kid}", "/v1/keys/{kid}"])
     }
 
+    /// Mutated requests, abrupt closes and half-sent bodies on many connections: the server
+    /// must neither crash nor keep a connection, and must keep serving.
+    @Test func survivesGarbageAndAbruptCloses() async throws {
+        var limits = ServerLimits()
+        limits.headerTimeout = .milliseconds(500)
+        limits.bodyTimeout = .milliseconds(500)
+        try await TestServer.run(limits: limits) { server, address in
+            try await blocking {
+                var generator = SplitMix64(seed: 0x6b6579636f6f7264)
+                let seeds = [
+                    Self.get("/echo?i=1"),
+                    "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+                    "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                    Self.get("/slow?ms=5") + Self.get("/keys"),
+                ].map { Array($0.utf8) }
+                for round in 0..<300 {
+                    var bytes = seeds[round % seeds.count]
+                    for _ in 0..<(1 + Int(generator.next() % 4)) {
+                        let position = Int(generator.next() % UInt64(bytes.count))
+                        switch generator.next() % 3 {
+                        case 0: bytes[position] = UInt8(truncatingIfNeeded: generator.next())
+                        case 1: bytes.insert(UInt8(truncatingIfNeeded: generator.next()), at: position)
+                        default: bytes.removeSubrange(position..<min(bytes.count, position + 1 + Int(generator.next() % 8)))
+                        }
+                        if bytes.isEmpty { bytes = [0x0D] }
+                    }
+                    let client = try RawHTTPClient(address, receiveTimeout: 5)
+                    if generator.next() % 2 == 0 {
+                        // Send a prefix and vanish.
+                        try? client.send(Array(bytes[0..<Int(generator.next() % UInt64(bytes.count))]))
+                    } else {
+                        try? client.send(bytes)
+                        client.shutdownWrite()
+                        while (try? client.readResponse()) != nil {}
+                    }
+                }
+                let check = try RawHTTPClient(address)
+                try check.send(Self.get("/hello"))
+                #expect(try check.readResponse().status == 200)
+            }
+            let deadline = ContinuousClock.now + .seconds(5)
+            while server.connectionCount > 0 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(server.connectionCount == 0)
+        }
+    }
+
     @Test func bindingAnAddressInUseFailsAtListen() async throws {
         try await TestServer.run { _, address in
             let other = HTTPServer()
