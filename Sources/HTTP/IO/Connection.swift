@@ -40,6 +40,8 @@ final class Connection: @unchecked Sendable {
     private var output = OutputQueue()
 
     private var acceptingRequests = true
+    /// The request whose body is being read asked to close the connection after it.
+    private var closeAfterBody = false
     private var closeWhenFlushed = false
     private var peerClosed = false
     private var draining = false
@@ -53,8 +55,15 @@ final class Connection: @unchecked Sendable {
     private var lastActivity: UInt64
     private var writeBlockedSince: UInt64 = 0
     private var drainStartedAt: UInt64 = 0
-    /// When the connection next needs attention from the loop's sweep.
+    /// When the connection next needs attention from the loop's sweep, and what it needs.
     private(set) var deadline = UInt64.max
+    private var deadlineAction = DeadlineAction.close
+
+    private enum DeadlineAction {
+        case close
+        case headerTimeout
+        case bodyTimeout
+    }
 
     private enum Phase {
         case head
@@ -284,8 +293,6 @@ final class Connection: @unchecked Sendable {
         acceptingRequests = true
         if !request.keepAlive { closeAfterBody = true }
     }
-
-    private var closeAfterBody = false
 
     private func consumeBody(_ region: UnsafeRawBufferPointer) -> Int {
         guard var current = pending else { return region.count }
@@ -544,13 +551,6 @@ final class Connection: @unchecked Sendable {
 
     // MARK: Deadlines
 
-    private enum DeadlineAction {
-        case close
-        case headerTimeout
-        case bodyTimeout
-    }
-
-    private var deadlineAction = DeadlineAction.close
 
     private func updateDeadline() {
         if draining {
