@@ -465,6 +465,9 @@ final class Connection: @unchecked Sendable {
         switch output.flush(to: transport, vectors: loop.vectors) {
         case .bytes:
             writeBlockedSince = 0
+            // The keep-alive idle period starts when the last response is out, not when the
+            // request came in (an async handler may have taken long).
+            lastActivity = EventLoop.now()
         case .wouldBlock:
             if writeBlockedSince == 0 { writeBlockedSince = EventLoop.now() }
         case .closed, .failed:
