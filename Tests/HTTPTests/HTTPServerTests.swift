@@ -490,6 +490,22 @@ struct HTTPServerTests {
         }
     }
 
+    @Test func routesAddedWhileServingAreSeen() async throws {
+        let server = HTTPServer()
+        let router = Router()
+        let address = try server.listen(.tcp(host: "127.0.0.1", port: 0), name: "public", router: router)
+        server.start()
+        try await blocking {
+            let client = try RawHTTPClient(address)
+            try client.send(Self.get("/late"))
+            #expect(try client.readResponse().status == 404)
+            router.add(.get, "/late", .sync { _ in HTTPServerResponse(status: .ok, body: Array("late".utf8)) })
+            try client.send(Self.get("/late"))
+            #expect(try client.readResponse().bodyText == "late")
+        }
+        await server.shutdown()
+    }
+
     @Test func bindingAnAddressInUseFailsAtListen() async throws {
         try await TestServer.run { _, address in
             let other = HTTPServer()

@@ -330,7 +330,7 @@ final class Connection: @unchecked Sendable {
 
     private func dispatch(_ pending: PendingRequest) {
         var request = pending.request
-        let match = listener.router.match(method: request.method, path: request.path) {
+        let match = loop.routes(of: listener.router).match(method: request.method, path: request.path) {
             var target = request.target
             return target.withUTF8 { RequestTarget.pathSegments(UnsafeRawBufferPointer($0)) }
         }

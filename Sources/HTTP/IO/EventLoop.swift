@@ -30,6 +30,8 @@ final class EventLoop: @unchecked Sendable {
     let readBuffer: UnsafeMutableRawBufferPointer
     let vectors: UnsafeMutableBufferPointer<iovec>
     var date = DateHeaderCache()
+    /// Route table snapshots by router, refreshed when a router's version changes.
+    private var routeTables: [ObjectIdentifier: (version: Int, table: Router.Table)] = [:]
 
     static let readBufferSize = 64 * 1024
     private static let maxEvents = 256
@@ -195,6 +197,16 @@ final class EventLoop: @unchecked Sendable {
     }
 
     // MARK: Connections (loop thread)
+
+    /// The routes of `router` as of now, without taking the router's lock unless it changed.
+    func routes(of router: Router) -> Router.Table {
+        let key = ObjectIdentifier(router)
+        let current = router.version.load(ordering: .acquiring)
+        if let cached = routeTables[key], cached.version == current { return cached.table }
+        let snapshot = router.snapshot()
+        routeTables[key] = snapshot
+        return snapshot.table
+    }
 
     /// Changes the readiness a connection waits for.
     func setInterest(_ fd: Int32, events: UInt32) {
