@@ -63,7 +63,9 @@ struct BenchServer {
         signal(SIGTERM, SIG_IGN)
         let sources = [SIGINT, SIGTERM].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield() }
+            // @Sendable: otherwise the closure inherits main-actor isolation and traps on the
+            // global queue.
+            source.setEventHandler { @Sendable in continuation.yield() }
             source.resume()
             return source
         }

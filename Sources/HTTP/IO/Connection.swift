@@ -40,6 +40,8 @@ final class Connection: @unchecked Sendable {
     private var output = OutputQueue()
 
     private var acceptingRequests = true
+    /// The request whose body is being read asked to close the connection after it.
+    private var closeAfterBody = false
     private var closeWhenFlushed = false
     private var peerClosed = false
     private var draining = false
@@ -53,8 +55,15 @@ final class Connection: @unchecked Sendable {
     private var lastActivity: UInt64
     private var writeBlockedSince: UInt64 = 0
     private var drainStartedAt: UInt64 = 0
-    /// When the connection next needs attention from the loop's sweep.
+    /// When the connection next needs attention from the loop's sweep, and what it needs.
     private(set) var deadline = UInt64.max
+    private var deadlineAction = DeadlineAction.close
+
+    private enum DeadlineAction {
+        case close
+        case headerTimeout
+        case bodyTimeout
+    }
 
     private enum Phase {
         case head
@@ -285,8 +294,6 @@ final class Connection: @unchecked Sendable {
         if !request.keepAlive { closeAfterBody = true }
     }
 
-    private var closeAfterBody = false
-
     private func consumeBody(_ region: UnsafeRawBufferPointer) -> Int {
         guard var current = pending else { return region.count }
         let used: Int
@@ -323,7 +330,7 @@ final class Connection: @unchecked Sendable {
 
     private func dispatch(_ pending: PendingRequest) {
         var request = pending.request
-        let match = listener.router.match(method: request.method, path: request.path) {
+        let match = loop.routes(of: listener.router).match(method: request.method, path: request.path) {
             var target = request.target
             return target.withUTF8 { RequestTarget.pathSegments(UnsafeRawBufferPointer($0)) }
         }
@@ -458,6 +465,9 @@ final class Connection: @unchecked Sendable {
         switch output.flush(to: transport, vectors: loop.vectors) {
         case .bytes:
             writeBlockedSince = 0
+            // The keep-alive idle period starts when the last response is out, not when the
+            // request came in (an async handler may have taken long).
+            lastActivity = EventLoop.now()
         case .wouldBlock:
             if writeBlockedSince == 0 { writeBlockedSince = EventLoop.now() }
         case .closed, .failed:
@@ -544,13 +554,6 @@ final class Connection: @unchecked Sendable {
 
     // MARK: Deadlines
 
-    private enum DeadlineAction {
-        case close
-        case headerTimeout
-        case bodyTimeout
-    }
-
-    private var deadlineAction = DeadlineAction.close
 
     private func updateDeadline() {
         if draining {

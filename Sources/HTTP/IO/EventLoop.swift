@@ -19,6 +19,9 @@ final class EventLoop: @unchecked Sendable {
     private let tasks = Mutex<[@Sendable () -> Void]>([])
     private var connections: [Connection?] = []
     private var listeners: [Int32: ListenerSocket] = [:]
+    /// Listeners taken out of the epoll set while the process is out of descriptors, with
+    /// the time to put them back; a level-triggered listener would otherwise spin the loop.
+    private var pausedListeners: [(listener: ListenerSocket, until: UInt64)] = []
     private var running = true
     private var nextSweep: UInt64 = 0
     let finished = Atomic<Bool>(false)
@@ -27,6 +30,8 @@ final class EventLoop: @unchecked Sendable {
     let readBuffer: UnsafeMutableRawBufferPointer
     let vectors: UnsafeMutableBufferPointer<iovec>
     var date = DateHeaderCache()
+    /// Route table snapshots by router, refreshed when a router's version changes.
+    private var routeTables: [ObjectIdentifier: (version: Int, table: Router.Table)] = [:]
 
     static let readBufferSize = 64 * 1024
     private static let maxEvents = 256
@@ -50,6 +55,11 @@ final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
+        // A loop that never ran (server never started) still owns its descriptors.
+        if !finished.load(ordering: .acquiring) {
+            close(wakeFD)
+            close(epollFD)
+        }
         readBuffer.deallocate()
         vectors.deallocate()
     }
@@ -123,6 +133,7 @@ final class EventLoop: @unchecked Sendable {
     func beginShutdown() {
         for fd in listeners.keys { epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil) }
         listeners = [:]
+        pausedListeners = []
         for case let connection? in connections { connection.shutdownRequested() }
     }
 
@@ -140,8 +151,14 @@ final class EventLoop: @unchecked Sendable {
                 }
             }
             if fd < 0 {
-                // EAGAIN: another loop took it or the queue is empty. EMFILE and friends: the
-                // pending connection stays queued; the next wakeup retries.
+                let code = errno
+                // EAGAIN: another loop took it or the queue is empty. Out of descriptors or
+                // memory: the connection stays queued; stop watching the listener briefly.
+                if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM {
+                    epoll_ctl(epollFD, EPOLL_CTL_DEL, listener.fileDescriptor, nil)
+                    listeners[listener.fileDescriptor] = nil
+                    pausedListeners.append((listener, Self.now() + 100_000_000))
+                }
                 return
             }
             if context.isShuttingDown {
@@ -181,6 +198,16 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: Connections (loop thread)
 
+    /// The routes of `router` as of now, without taking the router's lock unless it changed.
+    func routes(of router: Router) -> Router.Table {
+        let key = ObjectIdentifier(router)
+        let current = router.version.load(ordering: .acquiring)
+        if let cached = routeTables[key], cached.version == current { return cached.table }
+        let snapshot = router.snapshot()
+        routeTables[key] = snapshot
+        return snapshot.table
+    }
+
     /// Changes the readiness a connection waits for.
     func setInterest(_ fd: Int32, events: UInt32) {
         var event = epoll_event()
@@ -202,6 +229,11 @@ final class EventLoop: @unchecked Sendable {
 
     private func sweep() {
         let now = Self.now()
+        if !pausedListeners.isEmpty, !context.isShuttingDown {
+            let due = pausedListeners.filter { $0.until <= now }
+            pausedListeners.removeAll { $0.until <= now }
+            for entry in due { addListener(entry.listener) }
+        }
         for case let connection? in connections where connection.deadline <= now {
             connection.deadlineReached()
         }
@@ -213,11 +245,4 @@ final class EventLoop: @unchecked Sendable {
         clock_gettime(CLOCK_MONOTONIC, &time)
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
-}
-
-/// A system call that failed while setting up the server.
-struct POSIXFailure: Error, CustomStringConvertible {
-    let operation: String
-    let code: Int32
-    var description: String { "\(operation) failed: \(String(cString: strerror(code)))" }
 }

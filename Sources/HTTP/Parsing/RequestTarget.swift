@@ -80,8 +80,9 @@ struct RequestTarget: Equatable {
 
     /// Decodes %XX escapes (and "+" as space in queries); nil on a bad escape or invalid UTF-8.
     static func percentDecode(_ bytes: Slice<UnsafeRawBufferPointer>, plusAsSpace: Bool) -> String? {
-        if !bytes.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) }) {
-            return String(validating: bytes, as: UTF8.self)
+        if !bytes.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) || $0 >= 0x80 }) {
+            // Plain ASCII (always the case for a target the parser accepted): no validation needed.
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes), as: UTF8.self)
         }
         var decoded: [UInt8] = []
         decoded.reserveCapacity(bytes.count)

@@ -4,14 +4,16 @@ import Synchronization
 /// Maps method and path to a handler. Templates are literal segments and `{name}` segments
 /// ("/v1/locks/{name}"); a literal segment wins over a parameter. Unknown path → 404,
 /// known path with another method → 405 with `Allow`, HEAD is served by the GET handler.
-/// Routes are added during setup; lookups take an uncontended lock.
+/// Routes are added during setup under a lock; each event loop keeps a snapshot of the
+/// table and refreshes it only when the version changes, so lookups take no lock (a lock
+/// shared by the loops could stall one loop whenever its holder is preempted).
 public final class Router: Sendable {
-    private enum Segment: Equatable {
+    fileprivate enum Segment: Equatable {
         case literal(String)
         case parameter(String)
     }
 
-    private struct Route {
+    fileprivate struct Route {
         var template: String
         var segments: [Segment]
         var handlers: [(method: HTTPRequest.Method, handler: HTTPHandler)]
@@ -23,10 +25,37 @@ public final class Router: Sendable {
         }
     }
 
-    private struct Table {
-        var routes: [Route] = []
+    /// An immutable view of the routes, as the loops cache it.
+    struct Table {
+        fileprivate var routes: [Route] = []
         /// Templates without parameters, by path, as indices into `routes`.
-        var literal: [String: Int] = [:]
+        fileprivate var literal: [String: Int] = [:]
+        /// Every (method, template) pair in registration order.
+        fileprivate var registered: [(method: HTTPRequest.Method, template: String)] = []
+
+        /// Finds the handler for a request; `segments` computes the decoded path segments
+        /// only when no literal route matches.
+        func match(method: HTTPRequest.Method, path: String, segments: () -> [String]?) -> Match {
+            if let index = literal[path] {
+                return Router.select(method, in: routes[index], parameters: [:])
+            }
+            guard let requestSegments = segments() else { return .notFound }
+            for route in routes where route.segments.count == requestSegments.count {
+                var parameters: [String: String] = [:]
+                var matched = true
+                for (segment, value) in zip(route.segments, requestSegments) {
+                    switch segment {
+                    case .literal(let literal):
+                        if literal != value { matched = false }
+                    case .parameter(let name):
+                        if value.isEmpty { matched = false } else { parameters[name] = value }
+                    }
+                    if !matched { break }
+                }
+                if matched { return Router.select(method, in: route, parameters: parameters) }
+            }
+            return .notFound
+        }
     }
 
     /// The outcome of a lookup.
@@ -37,6 +66,8 @@ public final class Router: Sendable {
     }
 
     private let table = Mutex(Table())
+    /// Bumped on every change, so cached snapshots know when to refresh.
+    let version = Atomic<Int>(0)
 
     public init() {}
 
@@ -52,6 +83,9 @@ public final class Router: Sendable {
                 return .literal(String(part))
             }
         table.withLock { table in
+            if !table.registered.contains(where: { $0.method == method && $0.template == pathTemplate }) {
+                table.registered.append((method, pathTemplate))
+            }
             if let index = table.routes.firstIndex(where: { $0.segments == segments }) {
                 table.routes[index].handlers.removeAll { $0.method == method }
                 table.routes[index].handlers.append((method, handler))
@@ -64,42 +98,25 @@ public final class Router: Sendable {
                 table.literal[route.template] = index
             }
         }
+        version.wrappingAdd(1, ordering: .releasing)
     }
 
-    /// Every registered (method, template) pair, in registration order per template.
+    /// The current table and its version.
+    func snapshot() -> (version: Int, table: Table) {
+        table.withLock { table in (version.load(ordering: .acquiring), table) }
+    }
+
+    /// Every registered (method, template) pair, in registration order.
     public var routes: [(method: HTTPRequest.Method, template: String)] {
-        table.withLock { table in
-            table.routes.flatMap { route in route.handlers.map { (method: $0.method, template: route.template) } }
-        }
+        table.withLock { $0.registered }
     }
 
-    /// Finds the handler for a request; `segments` computes the decoded path segments only
-    /// when no literal route matches.
+    /// Finds the handler for a request, from the current table (tests; loops use snapshots).
     func match(method: HTTPRequest.Method, path: String, segments: () -> [String]?) -> Match {
-        table.withLock { table in
-            if let index = table.literal[path] {
-                return Self.select(method, in: table.routes[index], parameters: [:])
-            }
-            guard let requestSegments = segments() else { return .notFound }
-            for route in table.routes where route.segments.count == requestSegments.count {
-                var parameters: [String: String] = [:]
-                var matched = true
-                for (segment, value) in zip(route.segments, requestSegments) {
-                    switch segment {
-                    case .literal(let literal):
-                        if literal != value { matched = false }
-                    case .parameter(let name):
-                        if value.isEmpty { matched = false } else { parameters[name] = value }
-                    }
-                    if !matched { break }
-                }
-                if matched { return Self.select(method, in: route, parameters: parameters) }
-            }
-            return .notFound
-        }
+        snapshot().table.match(method: method, path: path, segments: segments)
     }
 
-    private static func select(_ method: HTTPRequest.Method, in route: Route, parameters: [String: String]) -> Match {
+    fileprivate static func select(_ method: HTTPRequest.Method, in route: Route, parameters: [String: String]) -> Match {
         if let entry = route.handlers.first(where: { $0.method == method }) {
             return .found(entry.handler, template: route.template, parameters: parameters)
         }

@@ -1,0 +1,72 @@
+import Foundation
+import HTTPTypes
+import Synchronization
+@testable import HTTP
+
+/// Runs an `HTTPServer` on an ephemeral loopback port with a fixed set of routes for the
+/// socket tests, and shuts it down afterwards.
+enum TestServer {
+    static let keysBody = Array(#"{"keys":[{"kty":"EC","kid":"k1","crv":"P-256","x":"AA","y":"AA"}]}"#.utf8)
+
+    static func router() -> Router {
+        let router = Router()
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        let keys = PrerenderedResponse(status: .ok, headerFields: fields, body: keysBody)
+        router.add(.get, "/keys", .sync { _ in .prerendered(keys) })
+        router.add(.get, "/hello", .sync { _ in HTTPServerResponse(status: .ok, body: Array("hello".utf8)) })
+        router.add(.get, "/echo", .sync { request in
+            HTTPServerResponse(status: .ok, body: Array("echo \(request.queryValue("i") ?? "")".utf8))
+        })
+        router.add(.post, "/echo", .sync { request in
+            HTTPServerResponse(status: .ok, body: request.body)
+        })
+        router.add(.get, "/slow", .async { request in
+            let milliseconds = Int(request.queryValue("ms") ?? "0") ?? 0
+            try? await Task.sleep(for: .milliseconds(milliseconds))
+            return HTTPServerResponse(status: .ok, body: Array("slow \(request.queryValue("i") ?? "")".utf8))
+        })
+        router.add(.get, "/v1/keys/{kid}", .sync { request in
+            let text = "\(request.routeTemplate ?? "") \(request.pathParameters["kid"] ?? "") \(request.localListener)"
+            return HTTPServerResponse(status: .ok, body: Array(text.utf8))
+        })
+        let big = [UInt8](repeating: UInt8(ascii: "x"), count: 32 << 20)
+        router.add(.get, "/big", .sync { _ in HTTPServerResponse(status: .ok, body: big) })
+        router.add(.delete, "/v1/keys/{kid}", .sync { _ in HTTPServerResponse(status: .noContent) })
+        return router
+    }
+
+    static func run(limits: ServerLimits = ServerLimits(), observer: (any HTTPServerObserver)? = nil,
+                    address: ListenAddress = .tcp(host: "127.0.0.1", port: 0),
+                    _ body: (HTTPServer, ListenAddress) async throws -> Void) async throws {
+        let server = HTTPServer(limits: limits, observer: observer)
+        let bound = try server.listen(address, name: "public", router: router())
+        server.start()
+        do {
+            try await body(server, bound)
+        } catch {
+            await server.shutdown()
+            throw error
+        }
+        await server.shutdown()
+    }
+}
+
+/// Counts observer calls, for assertions.
+final class CountingObserver: HTTPServerObserver {
+    struct Counts {
+        var completed: [(status: Int, template: String?)] = []
+        var opened = 0
+        var closed = 0
+        var rejected: [String] = []
+    }
+
+    let counts = Mutex(Counts())
+
+    func requestCompleted(listener: String, method: HTTPRequest.Method, routeTemplate: String?, status: Int, duration: Duration) {
+        counts.withLock { $0.completed.append((status, routeTemplate)) }
+    }
+    func connectionOpened(listener: String) { counts.withLock { $0.opened += 1 } }
+    func connectionClosed(listener: String) { counts.withLock { $0.closed += 1 } }
+    func connectionRejected(listener: String, reason: String) { counts.withLock { $0.rejected.append(reason) } }
+}
