@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Testing
+import TestSupport
 @testable import Stores
 
 /// A PgBouncer of the test's own in front of the shared test server, when PgBouncer is

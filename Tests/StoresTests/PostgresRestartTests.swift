@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Testing
+import TestSupport
 @testable import Stores
 
 /// PostgreSQL goes down and comes back under a running store: its own cluster, so the

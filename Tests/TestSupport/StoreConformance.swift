@@ -30,6 +30,7 @@ public struct StoreConformance: Sendable {
         case invalidLockNameIsRefused
         case concurrentUpdatesLoseNothing
         case staleFenceWritesNothing
+        case releasedLeaseFenceWritesNothing
         case noOpAndFailedUpdatesWriteNothing
         case waitForChangeWakesOnOtherInstancesWrite
         case snapshotKeepsOrder
@@ -75,6 +76,7 @@ public struct StoreConformance: Sendable {
         case .invalidLockNameIsRefused: return Self.invalidLockNameIsRefused
         case .concurrentUpdatesLoseNothing: return Self.concurrentUpdatesLoseNothing
         case .staleFenceWritesNothing: return Self.staleFenceWritesNothing
+        case .releasedLeaseFenceWritesNothing: return Self.releasedLeaseFenceWritesNothing
         case .noOpAndFailedUpdatesWriteNothing: return Self.noOpAndFailedUpdatesWriteNothing
         case .waitForChangeWakesOnOtherInstancesWrite: return Self.waitForChangeWakesOnOtherInstancesWrite
         case .snapshotKeepsOrder: return Self.snapshotKeepsOrder
@@ -237,6 +239,27 @@ public struct StoreConformance: Sendable {
         try expect(accepted.records == [records.all[0], records.all[2]] && accepted.sequence == first.sequence + 1,
                    "fenced write with the latest token: \(accepted.records.map(\.kid)) at \(accepted.sequence)")
         try await b.release(lock: n.lock, leaseID: current.leaseID)
+    }
+
+    /// A lease that was released (or expired, or whose holder died) fences nothing, even
+    /// while its token is still the latest: a holder that lost its lease without noticing
+    /// must not write.
+    static func releasedLeaseFenceWritesNothing(_ a: any CoordinationStore, _ b: any CoordinationStore, _ n: Names) async throws {
+        let records = try SampleRecords(trustDomain: n.trustDomain, count: 1)
+        let lease = try await a.acquire(lock: n.lock, holder: "gone", ttl: .seconds(30), wait: .zero)
+        try await a.release(lock: n.lock, leaseID: lease.leaseID)
+        let before = try await b.snapshot(trustDomain: n.trustDomain)
+        for store in [a, b] {
+            try await expectError("write fenced by a released lease", {
+                _ = try await store.update(trustDomain: n.trustDomain, fence: Fence(lock: n.lock, token: lease.fencingToken)) {
+                    $0.append(records.all[0])
+                }
+            }, where: { error in
+                guard case .staleFence(let lock, let presented, _) = error else { return false }
+                return lock == n.lock && presented == lease.fencingToken
+            })
+        }
+        try expect(try await b.snapshot(trustDomain: n.trustDomain) == before, "a write fenced by a released lease changed the registry")
     }
 
     static func noOpAndFailedUpdatesWriteNothing(_ a: any CoordinationStore, _ b: any CoordinationStore, _ n: Names) async throws {

@@ -131,7 +131,19 @@ public final class KeycoordService: Sendable {
         case .file:
             return try FileStore(directory: (config.stateDir as NSString).appendingPathComponent("store"), instanceID: instanceID)
         case .postgres:
-            return try await PostgresStore(url: config.postgresURL, instanceID: instanceID, logger: logger)
+            let url = config.postgresURL
+            do {
+                return try await PostgresStore(url: url, instanceID: instanceID, logger: logger)
+            } catch let error as CoordinationError {
+                // Unreachable now: serve not-ready and keep connecting. Anything else (a
+                // newer schema, a pooler in transaction mode, bad credentials are
+                // storeUnavailable too) is reported the same way, with its message.
+                logger.error("coordination store unreachable; retrying in the background, /readyz reports not ready",
+                             metadata: ["error": .string("\(error)")])
+                return ConnectingStore(firstError: "\(error)", logger: logger) {
+                    try await PostgresStore(url: url, instanceID: instanceID, logger: logger)
+                }
+            }
         }
     }
 

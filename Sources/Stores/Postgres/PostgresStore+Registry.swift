@@ -74,6 +74,18 @@ extension PostgresStore {
         }
     }
 
+    /// The epoch row of a fence's lock, share-locked so no acquisition can bump it before
+    /// the write commits, with whether its lease is live (unexpired and the advisory lock
+    /// held by some session).
+    static let fenceQuery = """
+        SELECT e.epoch,
+               e.expires_at > now() AND EXISTS (SELECT 1 FROM pg_locks l
+                       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                         AND l.classid = $2::oid AND l.objid = $3::oid
+                         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS live
+        FROM keycoord_lock_epochs e WHERE e.name = $1 FOR SHARE OF e
+        """
+
     /// One update as one transaction on `connection`: writers of the trust domain serialise
     /// on a transaction-scoped advisory lock; the fence is checked against the epoch row,
     /// which is share-locked so a new acquisition cannot bump it until this commits; only
@@ -85,9 +97,14 @@ extension PostgresStore {
             try await connection.query("BEGIN")
             try await connection.query("SELECT pg_advisory_xact_lock($1::bigint)", [PGLockKey.trustDomainWriter(trustDomain).parameter])
             if let fence {
-                let rows = try await connection.query("SELECT epoch FROM keycoord_lock_epochs WHERE name = $1 FOR SHARE", [fence.lock])
+                // The token must still be the latest AND its lease still live: after a
+                // release, an expiry or a dead session (a PostgreSQL restart included), no
+                // one holds the lock and a write carrying the last token is refused too.
+                let key = PGLockKey(fence.lock)
+                let rows = try await connection.query(Self.fenceQuery, [fence.lock, key.classID, key.objectID])
                 let current = rows.count == 0 ? 0 : UInt64(try rows.int64(0, "epoch"))
-                guard current == fence.token else {
+                let live = try rows.count > 0 && rows.bool(0, "live")
+                guard current == fence.token, live else {
                     try await connection.query("ROLLBACK")
                     throw CoordinationError.staleFence(lock: fence.lock, presented: fence.token, current: current)
                 }

@@ -2,18 +2,18 @@ import Foundation
 
 /// A PostgreSQL cluster of the test's own (initdb from KEYCOORD_TEST_PGBIN), so a test can
 /// stop and restart the server without disturbing the shared one other suites use.
-final class PostgresPrivateCluster {
-    static var available: Bool { ProcessInfo.processInfo.environment["KEYCOORD_TEST_PGBIN"] != nil }
+public final class PostgresPrivateCluster: @unchecked Sendable {
+    public static var available: Bool { ProcessInfo.processInfo.environment["KEYCOORD_TEST_PGBIN"] != nil }
 
-    let directory: URL
-    let port: Int
+    public let directory: URL
+    public let port: Int
     private let bin: String
 
-    var url: String { "postgresql://postgres@127.0.0.1:\(port)/postgres" }
+    public var url: String { "postgresql://postgres@127.0.0.1:\(port)/postgres" }
 
-    init() throws {
+    public init() throws {
         guard let bin = ProcessInfo.processInfo.environment["KEYCOORD_TEST_PGBIN"] else {
-            throw PostgresTestError("KEYCOORD_TEST_PGBIN is not set")
+            throw PostgresClusterError("KEYCOORD_TEST_PGBIN is not set")
         }
         self.bin = bin
         let base = ProcessInfo.processInfo.environment["KEYCOORD_TEST_RUN_DIR"] ?? NSTemporaryDirectory()
@@ -29,17 +29,17 @@ final class PostgresPrivateCluster {
 
     private var dataPath: String { directory.appendingPathComponent("data").path }
 
-    func start() throws {
+    public func start() throws {
         try asPostgres("pg_ctl", ["-D", dataPath, "-l", directory.appendingPathComponent("sock/pg.log").path, "-w", "-o",
                                   "-p \(port) -k \(directory.appendingPathComponent("sock").path) -c listen_addresses=127.0.0.1 -c fsync=off",
                                   "start"])
     }
 
-    func stop() throws {
+    public func stop() throws {
         try asPostgres("pg_ctl", ["-D", dataPath, "-m", "fast", "-w", "stop"])
     }
 
-    func destroy() {
+    public func destroy() {
         try? asPostgres("pg_ctl", ["-D", dataPath, "-m", "immediate", "-w", "stop"])
         try? FileManager.default.removeItem(at: directory)
     }
@@ -56,7 +56,7 @@ final class PostgresPrivateCluster {
     /// posix_spawn + waitpid rather than Foundation's Process: Process learns of the exit
     /// through a descriptor the child inherits, and the server that `pg_ctl start` leaves
     /// running inherits it too, so the wait would never end.
-    static func run(_ executable: String, _ arguments: [String]) throws {
+    public static func run(_ executable: String, _ arguments: [String]) throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("keycoord-pgctl-\(UUID().uuidString).log")
         defer { try? FileManager.default.removeItem(at: log) }
         var actions = posix_spawn_file_actions_t()
@@ -69,20 +69,20 @@ final class PostgresPrivateCluster {
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw PostgresTestError("cannot run \(executable): errno \(spawned)") }
+        guard spawned == 0 else { throw PostgresClusterError("cannot run \(executable): errno \(spawned)") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         // WIFEXITED && WEXITSTATUS == 0, spelled out: the C macros are not imported.
         guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
             let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            throw PostgresTestError("\(executable) \(arguments.joined(separator: " ")) failed (status \(status)): \(message)")
+            throw PostgresClusterError("\(executable) \(arguments.joined(separator: " ")) failed (status \(status)): \(message)")
         }
     }
 
     /// A port the kernel just handed out and released: free unless something grabs it now.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw PostgresTestError("socket() failed") }
+        guard fd >= 0 else { throw PostgresClusterError("socket() failed") }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -94,7 +94,12 @@ final class PostgresPrivateCluster {
                 bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
             }
         }
-        guard bound else { throw PostgresTestError("cannot bind a probe socket") }
+        guard bound else { throw PostgresClusterError("cannot bind a probe socket") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
+}
+
+public struct PostgresClusterError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }
