@@ -47,6 +47,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "PGBench", dependencies: ["Stores", "Core"], path: "bench/postgres/PGBench"),
+        // The control-API load client of bench/service/run.sh; not shipped.
+        .executableTarget(name: "ServiceBench", path: "bench/service/ServiceBench"),
 
         .target(name: "TestSupport", dependencies: ["Crypto", "Core"], path: "Tests/TestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),

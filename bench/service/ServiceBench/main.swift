@@ -1,0 +1,174 @@
+// Load client for the control API of running keycoord sidecars (bench/service/run.sh).
+//
+//   ServiceBench lock-cycle --port P --token T --clients 1,16,64 --seconds 10
+//       Each client, on its own keep-alive connection and its own lock name, loops
+//       POST /v1/locks/{name} then DELETE /v1/locks/{name}?lease_id=…; reports cycles/s, p50, p99.
+//   ServiceBench ensure --port P --token T --clients 16 --seconds 10
+//       POST /v1/jwt-keys/ec-p256/ensure on the fast path (the key exists).
+//   ServiceBench propagation --port P --public-port Q --token T --count 50
+//       Publishes a key through one sidecar and times until another sidecar's JWKS has it.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Connection {
+    let fd: Int32
+    var buffer: [UInt8] = []
+
+    init(port: Int) {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        precondition(result == 0, "connect to \(port) failed")
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Sends one request and returns (status, body).
+    mutating func call(_ method: String, _ path: String, token: String, body: String? = nil) -> (Int, String) {
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer \(token)\r\n"
+        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
+        let bytes = Array((head + "\r\n" + (body ?? "")).utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            precondition(n > 0, "send failed")
+            sent += n
+        }
+        while true {
+            if let end = find([13, 10, 13, 10]) {
+                let head = String(decoding: buffer[..<end], as: UTF8.self)
+                let status = Int(head.split(separator: " ")[1]) ?? 0
+                var length = 0
+                for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
+                    length = Int(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0
+                }
+                while buffer.count < end + 4 + length { fill() }
+                let body = String(decoding: buffer[(end + 4)..<(end + 4 + length)], as: UTF8.self)
+                buffer.removeFirst(end + 4 + length)
+                return (status, body)
+            }
+            fill()
+        }
+    }
+
+    private mutating func fill() {
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        precondition(n > 0, "connection closed")
+        buffer.append(contentsOf: chunk[0..<n])
+    }
+
+    private func find(_ needle: [UInt8]) -> Int? {
+        guard buffer.count >= needle.count else { return nil }
+        for i in 0...(buffer.count - needle.count) where buffer[i] == 13 && Array(buffer[i..<(i + 4)]) == needle { return i }
+        return nil
+    }
+}
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, max(0, Int((Double(sorted.count) * p).rounded(.up)) - 1))]
+}
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+func json(_ text: String) -> [String: Any] {
+    (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
+}
+
+/// Runs `body` on `clients` threads for `seconds`; each call returns one latency in ms.
+func load(clients: Int, seconds: Double, _ body: @escaping @Sendable (Int, inout Connection) -> Double, port: Int) -> (count: Int, rate: Double, p50: Double, p99: Double) {
+    let lock = NSLock()
+    nonisolated(unsafe) var all: [Double] = []
+    let group = DispatchGroup()
+    let deadline = now() + seconds
+    for client in 0..<clients {
+        group.enter()
+        Thread.detachNewThread {
+            var connection = Connection(port: port)
+            var local: [Double] = []
+            while now() < deadline { local.append(body(client, &connection)) }
+            close(connection.fd)
+            lock.lock(); all.append(contentsOf: local); lock.unlock()
+            group.leave()
+        }
+    }
+    group.wait()
+    let sorted = all.sorted()
+    return (sorted.count, Double(sorted.count) / seconds, percentile(sorted, 0.5), percentile(sorted, 0.99))
+}
+
+var options: [String: String] = [:]
+let arguments = CommandLine.arguments
+var index = 2
+while index + 1 < arguments.count { options[String(arguments[index].dropFirst(2))] = arguments[index + 1]; index += 2 }
+let mode = arguments.count > 1 ? arguments[1] : ""
+let port = Int(options["port"] ?? "") ?? 8081
+let token = options["token"] ?? ""
+let seconds = Double(options["seconds"] ?? "") ?? 10
+let run = SecureTag.make()
+
+enum SecureTag {
+    static func make() -> String { String(UInt32.random(in: 0...UInt32.max), radix: 16) }
+}
+
+switch mode {
+case "lock-cycle":
+    for clients in (options["clients"] ?? "1,16,64").split(separator: ",").compactMap({ Int($0) }) {
+        let result = load(clients: clients, seconds: seconds, { client, connection in
+            let name = "bench-\(run)-\(client)"
+            let started = now()
+            let (status, body) = connection.call("POST", "/v1/locks/\(name)", token: token, body: #"{"holder":"bench","ttl_seconds":30}"#)
+            precondition(status == 200, "acquire: \(status) \(body)")
+            let lease = json(body)["lease_id"] as? String ?? ""
+            let (released, text) = connection.call("DELETE", "/v1/locks/\(name)?lease_id=\(lease)", token: token)
+            precondition(released == 204, "release: \(released) \(text)")
+            return (now() - started) * 1000
+        }, port: port)
+        print(String(format: "| keycoord HTTP API | %d | %d | %.0f | %.2f | %.2f |", clients, result.count, result.rate, result.p50, result.p99))
+    }
+case "ensure":
+    let clients = Int(options["clients"] ?? "") ?? 16
+    let result = load(clients: clients, seconds: seconds, { client, connection in
+        let started = now()
+        let (status, body) = connection.call("POST", "/v1/jwt-keys/ec-p256/ensure", token: token, body: #"{"server_id":"bench-\#(client)"}"#)
+        precondition(status == 200, "ensure: \(status) \(body)")
+        return (now() - started) * 1000
+    }, port: port)
+    print(String(format: "| ensure (fast path) | %d | %d | %.0f | %.2f | %.2f |", clients, result.count, result.rate, result.p50, result.p99))
+case "propagation":
+    let publicPort = Int(options["public-port"] ?? "") ?? 8080
+    let count = Int(options["count"] ?? "") ?? 50
+    let pems = (options["pem-file"].flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "")
+        .components(separatedBy: "-----END PUBLIC KEY-----").filter { $0.contains("BEGIN") }.map { $0 + "-----END PUBLIC KEY-----\n" }
+    var control = Connection(port: port)
+    var observer = Connection(port: publicPort)
+    var delays: [Double] = []
+    for pem in pems.prefix(count) {
+        let escaped = pem.replacingOccurrences(of: "\n", with: "\\n")
+        let (status, body) = control.call("POST", "/v1/keys", token: token,
+                                          body: #"{"public_key":"\#(escaped)","not_after":"2099-01-01T00:00:00Z","server_id":"bench"}"#)
+        precondition(status == 200, "publish: \(status) \(body)")
+        let kid = json(body)["kid"] as? String ?? ""
+        let started = now()
+        while true {
+            let (_, jwks) = observer.call("GET", "/keys", token: token)
+            if jwks.contains(kid) { break }
+        }
+        delays.append((now() - started) * 1000)
+        // Revoke so the JWKS stays under its limits whatever the count.
+        _ = control.call("DELETE", "/v1/keys/\(kid)", token: token)
+    }
+    let sorted = delays.sorted()
+    print(String(format: "| publish on sidecar A → in sidecar B's JWKS | %d | p50 %.1f ms | p99 %.1f ms | max %.1f ms |",
+                 sorted.count, percentile(sorted, 0.5), percentile(sorted, 0.99), sorted.last ?? 0))
+default:
+    FileHandle.standardError.write(Data("usage: ServiceBench lock-cycle|ensure|propagation --port P --token T ...\n".utf8))
+    exit(2)
+}

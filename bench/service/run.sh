@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Control API over HTTP with the postgres store (issue 4), against the same lock cycle in raw
+# SQL by pgbench, in one run against one throwaway PostgreSQL:
+#   - lock acquire+release through POST/DELETE /v1/locks/{name} at 1, 16, 64 clients;
+#   - the same two statements by pgbench (bench/postgres/lock-cycle.sql): the floor;
+#   - ensure on the fast path;
+#   - time from a publish on sidecar A to the key in sidecar B's JWKS (LISTEN/NOTIFY).
+# Usage: bench/service/run.sh [seconds-per-level]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+if [ -z "${KEYCOORD_TEST_POSTGRES_URL:-}" ]; then
+    exec "$ROOT/scripts/with-test-services.sh" "$0" "$@"
+fi
+DURATION="${1:-10}"
+cd "$ROOT"
+swift build -c release --product keycoord >&2
+swift build -c release --product ServiceBench >&2
+BIN_DIR="$(swift build -c release --show-bin-path)"
+
+DB="keycoord_service_bench"
+psql -X -q "$KEYCOORD_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+URL="${KEYCOORD_TEST_POSTGRES_URL%/*}/$DB"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+TOKEN="bench-$(openssl rand -hex 16)"
+echo "$TOKEN" > "$WORK/token"
+
+start_sidecar() {  # name → prints "public control"
+    mkdir -p "$WORK/$1"
+    "$BIN_DIR/keycoord" serve --store postgres --postgres-url "$URL" --state-dir "$WORK/$1" --keys-dir "$WORK/keys" \
+        --control-token-file "$WORK/token" --admin-token-file "$WORK/token" --instance-id "$1" \
+        --public-listen 127.0.0.1:0 --control-listen 127.0.0.1:0 --log-level notice 2> "$WORK/$1.log" &
+    PIDS+=($!)
+    for _ in $(seq 1 200); do
+        line="$(grep -m1 '"keycoord serving"' "$WORK/$1.log" || true)"
+        if [ -n "$line" ]; then
+            python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["public"].rsplit(":",1)[1], r["control"].rsplit(":",1)[1])' "$line"
+            return
+        fi
+        sleep 0.1
+    done
+    cat "$WORK/$1.log" >&2; exit 1
+}
+read -r A_PUBLIC A_CONTROL < <(start_sidecar a)
+read -r B_PUBLIC B_CONTROL < <(start_sidecar b)
+
+for _ in $(seq 1 50); do
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null | openssl pkey -pubout
+done > "$WORK/keys.pem"
+
+echo "Run $(date -u +%Y-%m-%dT%H:%MZ), ${DURATION} s per level; load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $(uname -r);"
+echo "$(psql -X -At "$URL" -c 'SHOW server_version' | sed 's/^/PostgreSQL /') on the same host (fsync=off), keycoord release build, two sidecars."
+echo
+echo '```'
+echo "bench/service/run.sh $DURATION"
+echo "  ServiceBench lock-cycle --port <sidecar A control> --clients 1,16,64 --seconds $DURATION"
+echo "  pgbench -n -M extended -f bench/postgres/lock-cycle.sql -c <N> -j <min(N,2)> -T $DURATION -l <db>"
+echo "  ServiceBench ensure --port <sidecar A control> --clients 16 --seconds $DURATION"
+echo "  ServiceBench propagation --port <sidecar A control> --public-port <sidecar B public> --count 50"
+echo '```'
+echo
+echo "| client | clients | cycles | cycles/s | p50 ms | p99 ms |"
+echo "|---|---|---|---|---|---|"
+"$BIN_DIR/ServiceBench" lock-cycle --port "$A_CONTROL" --token "$TOKEN" --clients 1,16,64 --seconds "$DURATION"
+for clients in 1 16 64; do
+    threads=$(( clients < 2 ? clients : 2 ))
+    mkdir -p "$WORK/log-$clients"
+    (cd "$WORK/log-$clients" && pgbench -n -M extended -f "$ROOT/bench/postgres/lock-cycle.sql" \
+        -c "$clients" -j "$threads" -T "$DURATION" -l "$URL" > /dev/null 2>&1)
+    python3 - "$clients" "$DURATION" "$WORK/log-$clients" <<'PY'
+import glob, math, os, sys
+clients, duration, folder = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+latencies = sorted(int(line.split()[2]) / 1000.0
+                   for path in glob.glob(os.path.join(folder, "pgbench_log.*"))
+                   for line in open(path) if line.strip())
+def pct(p):
+    return latencies[min(len(latencies) - 1, max(0, math.ceil(len(latencies) * p) - 1))] if latencies else 0
+print(f"| pgbench raw SQL | {clients} | {len(latencies)} | {len(latencies) / duration:.0f} | {pct(0.5):.2f} | {pct(0.99):.2f} |")
+PY
+done
+curl -fs -X POST -H "Authorization: Bearer $TOKEN" -d '{"server_id":"bench"}' "http://127.0.0.1:$A_CONTROL/v1/jwt-keys/ec-p256/ensure" > /dev/null
+"$BIN_DIR/ServiceBench" ensure --port "$A_CONTROL" --token "$TOKEN" --clients 16 --seconds "$DURATION"
+echo
+echo "| propagation | publishes | p50 | p99 | max |"
+echo "|---|---|---|---|---|"
+"$BIN_DIR/ServiceBench" propagation --port "$A_CONTROL" --public-port "$B_PUBLIC" --token "$TOKEN" --count 50 --pem-file "$WORK/keys.pem"
+echo
+echo "Load average after: $(cut -d' ' -f1-3 /proc/loadavg)."
