@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TestSupport
 @testable import Backends
 
 /// Helpers the AWS tests share: the python checks under Tests/python, long-running
@@ -35,27 +36,7 @@ enum AWSTestSupport {
 
     /// Runs a python script to completion with `input` on stdin; returns stdout.
     static func runPython(_ script: String, arguments: [String] = [], input: Data = Data()) async throws -> Data {
-        try await offPool { try runPythonBlocking(script, arguments: arguments, input: input) }
-    }
-
-    private static func runPythonBlocking(_ script: String, arguments: [String], input: Data) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", pythonDirectory.appendingPathComponent(script).path] + arguments
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        stdin.fileHandleForWriting.write(input)
-        try stdin.fileHandleForWriting.close()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        let errors = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "\(script) failed: \(String(decoding: errors, as: UTF8.self))")
-        }
-        return output
+        try await PythonCheck.runRaw(script, stdin: input, arguments: arguments)
     }
 
     /// A backend on moto with test credentials; `RAW` signing because moto hashes even a

@@ -61,13 +61,11 @@ import TestSupport
         let key = try await backend.create(keyType: keyType, trustDomain: "example.org")
         let digest = Digest.hash(keyType.hash, Array("eyJhbGciOi.eyJzdWIiOi".utf8))
         let signature = try await backend.sign(ref: key.ref, keyType: keyType, digest: digest)
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("python/disk_verify.py").path
-        let output = try await runPython(script, [key.ref, keyType.rawValue, Hex.encode(key.publicKey), Hex.encode(digest), Hex.encode(signature)])
+        let output = try await PythonCheck.outcome("disk_verify.py", arguments: [key.ref, keyType.rawValue, Hex.encode(key.publicKey), Hex.encode(digest), Hex.encode(signature)])
         #expect(output.status == 0 && output.text == "ok\n", "\(output.text)")
         var forged = signature
         forged[forged.count - 1] ^= 0x55
-        let refused = try await runPython(script, [key.ref, keyType.rawValue, Hex.encode(key.publicKey), Hex.encode(digest), Hex.encode(forged)])
+        let refused = try await PythonCheck.outcome("disk_verify.py", arguments: [key.ref, keyType.rawValue, Hex.encode(key.publicKey), Hex.encode(digest), Hex.encode(forged)])
         #expect(refused.status == 1, "the verifier accepted a forged signature: \(refused.text)")
     }
 
@@ -220,27 +218,5 @@ import TestSupport
         await #expect(throws: CoordinationError.self) {
             _ = try await backend.sign(ref: key.ref, keyType: .ecP256, digest: [1, 2, 3])
         }
-    }
-}
-
-
-/// Runs a Python script; returns its exit status and standard output. The wait happens on
-/// a thread of its own: blocking one of the few threads of the shared task pool for a
-/// Python start-up would stall every other test running in parallel.
-func runPython(_ script: String, _ arguments: [String]) async throws -> (status: Int32, text: String) {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread {
-            continuation.resume(with: Result {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                process.arguments = ["python3", script] + arguments
-                let pipe = Pipe()
-                process.standardOutput = pipe
-                try process.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-            })
-        }.start()
     }
 }

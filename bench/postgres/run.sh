@@ -44,17 +44,7 @@ OUT="$ROOT/.build/pgbench-last-run.md"
         mkdir -p "$WORK/log-$clients"
         (cd "$WORK/log-$clients" && pgbench -n -M extended -f "$ROOT/bench/postgres/lock-cycle.sql" \
             -c "$clients" -j "$threads" -T "$DURATION" -l "$URL" > "$WORK/pgbench-$clients.out" 2>&1)
-        python3 - "$clients" "$DURATION" "$WORK/log-$clients" <<'PY'
-import glob, math, os, sys
-clients, duration, folder = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
-# pgbench -l lines: client_id transaction_no latency_us script_no epoch epoch_us
-latencies = sorted(int(line.split()[2]) / 1000.0
-                   for path in glob.glob(os.path.join(folder, "pgbench_log.*"))
-                   for line in open(path) if line.strip())
-def pct(p):
-    return latencies[min(len(latencies) - 1, max(0, math.ceil(len(latencies) * p) - 1))] if latencies else 0
-print(f"| pgbench raw SQL | {clients} | {len(latencies)} | {len(latencies) / duration:.0f} | {pct(0.5):.2f} | {pct(0.99):.2f} |")
-PY
+        python3 "$ROOT/bench/postgres/pgbench_stats.py" "$clients" "$DURATION" "$WORK/log-$clients"
     done
     echo
     tail -1 "$WORK/pgbench-swift.md"

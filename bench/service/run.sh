@@ -70,16 +70,7 @@ for clients in 1 16 64; do
     mkdir -p "$WORK/log-$clients"
     (cd "$WORK/log-$clients" && pgbench -n -M extended -f "$ROOT/bench/postgres/lock-cycle.sql" \
         -c "$clients" -j "$threads" -T "$DURATION" -l "$URL" > /dev/null 2>&1)
-    python3 - "$clients" "$DURATION" "$WORK/log-$clients" <<'PY'
-import glob, math, os, sys
-clients, duration, folder = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
-latencies = sorted(int(line.split()[2]) / 1000.0
-                   for path in glob.glob(os.path.join(folder, "pgbench_log.*"))
-                   for line in open(path) if line.strip())
-def pct(p):
-    return latencies[min(len(latencies) - 1, max(0, math.ceil(len(latencies) * p) - 1))] if latencies else 0
-print(f"| pgbench raw SQL | {clients} | {len(latencies)} | {len(latencies) / duration:.0f} | {pct(0.5):.2f} | {pct(0.99):.2f} |")
-PY
+    python3 "$ROOT/bench/postgres/pgbench_stats.py" "$clients" "$DURATION" "$WORK/log-$clients"
 done
 curl -fs -X POST -H "Authorization: Bearer $TOKEN" -d '{"server_id":"bench"}' "http://127.0.0.1:$A_CONTROL/v1/jwt-keys/ec-p256/ensure" > /dev/null
 "$BIN_DIR/ServiceBench" ensure --port "$A_CONTROL" --token "$TOKEN" --clients 16 --seconds "$DURATION"
