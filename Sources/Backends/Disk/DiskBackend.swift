@@ -31,6 +31,8 @@ public final class DiskBackend: KeyBackend {
     /// Per instance: a key another instance destroyed stays cached here until `destroy` or
     /// `checkUsable` runs on this instance (Core never signs with a key it retired).
     private let keys = Mutex([String: PrivateKey]())
+    /// The file identity each key had when `checkUsable` last read it.
+    private let verified = Mutex([String: FileIdentity]())
 
     public init(directory: String) throws {
         let canonical: String
@@ -140,15 +142,25 @@ public final class DiskBackend: KeyBackend {
     public func destroy(ref: String) async throws {
         let location = try locate(ref)
         keys.withLock { $0[location.keyPath] = nil }
+        verified.withLock { $0[location.keyPath] = nil }
         try backendCall("destroying \(ref)") {
             try AtomicFile.remove(location.keyPath)
             try AtomicFile.remove(location.metadataPath)
         }
     }
 
+    /// Re-reads the key file only when it changed since it was last found usable (inode,
+    /// size, mtime), so the ensure fast path does not parse a PEM file on every call.
     public func checkUsable(ref: String) async -> String? {
         do {
-            _ = try loadKey(try locate(ref), useCache: false)
+            let location = try locate(ref)
+            let identity = try FileIdentity.of(location.keyPath)
+            if let identity, verified.withLock({ $0[location.keyPath] }) == identity,
+               keys.withLock({ $0[location.keyPath] }) != nil {
+                return nil
+            }
+            _ = try loadKey(location, useCache: false)
+            verified.withLock { $0[location.keyPath] = identity }
             return nil
         } catch {
             return "\(error)"

@@ -14,16 +14,16 @@ final class ControlAPI: Sendable {
     private let auth: ControlAuthenticator
     private let logger: Logger
     private let audit: Logger
-    /// Called after a successful mutation so this instance's JWKS reflects it at once.
-    private let onChange: @Sendable () async -> Void
+    /// Refreshed after a successful mutation so this instance's JWKS reflects it at once.
+    private let publisher: JWKSPublisher
 
     static let maxEventWait: Int64 = 60
     static let maxLockTTL: Int64 = 3600
     static let maxLockWait: Int64 = 300
 
     init(coordinator: Coordinator, store: any CoordinationStore, auth: ControlAuthenticator, logger: Logger,
-         onChange: @escaping @Sendable () async -> Void) {
-        self.onChange = onChange
+         publisher: JWKSPublisher) {
+        self.publisher = publisher
         self.coordinator = coordinator
         self.store = store
         self.auth = auth
@@ -50,7 +50,7 @@ final class ControlAPI: Sendable {
     /// Wraps a handler with authentication, error mapping and (for mutations) the audit line.
     private func route(_ router: Router, _ method: HTTPRequest.Method, _ path: String, _ action: String?,
                        _ body: @escaping @Sendable (HTTPServerRequest, Caller) async throws -> (HTTPServerResponse, String)) {
-        router.add(method, path, .async { [auth, audit, onChange] request in
+        router.add(method, path, .async { [auth, audit, publisher] request in
             let requestID = RequestID.of(request)
             var callerID = "anonymous"
             var target = ""
@@ -59,7 +59,7 @@ final class ControlAPI: Sendable {
                 let caller = try auth.authenticate(request)
                 callerID = caller.id
                 (response, target) = try await body(request, caller)
-                if action?.hasPrefix("key.") == true { await onChange() }
+                if let action, ["key.publish", "key.taint", "key.revoke"].contains(action) { await publisher.refresh(force: false) }
             } catch {
                 response = ProblemMapper.response(for: error)
             }
@@ -207,6 +207,8 @@ final class ControlAPI: Sendable {
         let body = try JSONBody.parse(request.body, allowed: ["server_id"])
         let serverID = try Validate.identifier(body.requiredString("server_id", maxLength: 200), field: "server_id")
         let result = try await coordinator.ensure(keyType: keyType, serverID: serverID)
+        // Usually nothing changed; when this call minted, serve the key before answering.
+        await publisher.refreshUnlessServing([result.current.kid] + (result.next.map { [$0.kid] } ?? []))
         return (JSONResponse.make(.ok, WireFormat.ensure(result)), result.current.kid)
     }
 }

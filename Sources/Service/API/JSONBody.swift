@@ -74,10 +74,9 @@ struct JSONBody {
 /// JSON responses.
 enum JSONResponse {
     static func make(_ status: HTTPResponse.Status = .ok, _ object: [String: Any]) -> HTTPServerResponse {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         fields[.cacheControl] = "no-store"
-        return HTTPServerResponse(status: status, headerFields: fields, body: Array(data) + [0x0A])
+        return HTTPServerResponse(status: status, headerFields: fields, body: Array((JSONEncoding.encode(object) + "\n").utf8))
     }
 }

@@ -90,6 +90,13 @@ final class JWKSPublisher: Sendable {
         }
     }
 
+    /// Refreshes only when the current rendering lacks one of `kids` (cheap on the ensure
+    /// fast path, where nothing changed).
+    func refreshUnlessServing(_ kids: [String]) async {
+        let served = current.withLock { $0.map { Set($0.document.kids) } } ?? []
+        if !kids.allSatisfy(served.contains) { await refresh(force: false) }
+    }
+
     private func render(_ snapshot: RegistrySnapshot, force: Bool) {
         let document = coordinator.jwks(from: snapshot)
         if !force, let old = rendered, old.sequence == snapshot.sequence, old.document.body == document.body { return }

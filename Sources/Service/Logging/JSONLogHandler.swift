@@ -28,8 +28,7 @@ public struct JSONLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        let time = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt,
-                                               formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+        let time = RFC3339.format(Date(), fractional: true)
         let line: String
         if json {
             var fields: [(String, String)] = [("time", time), ("level", event.level.rawValue), ("logger", label),

@@ -65,8 +65,8 @@ public final class KeycoordService: Sendable {
         PublicAPI(publisher: publisher,
                   readiness: Readiness(store: store, backend: backend, publisher: publisher, keyTypes: config.keyTypes),
                   metrics: metrics).register(on: publicRouter)
-        ControlAPI(coordinator: coordinator, store: store, auth: auth, logger: logger,
-                   onChange: { await publisher.refresh(force: false) }).register(on: controlRouter)
+        ControlAPI(coordinator: coordinator, store: store, auth: auth, logger: logger, publisher: publisher)
+            .register(on: controlRouter)
     }
 
     /// Every route of both listeners, for checking against openapi.yaml.

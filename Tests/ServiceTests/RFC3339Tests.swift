@@ -1,0 +1,45 @@
+import Foundation
+@testable import Service
+import XCTest
+
+final class RFC3339Tests: XCTestCase {
+    func testFormatsAndParsesAgainstFoundation() {
+        let reference = ISO8601DateFormatter()
+        for seconds in [0.0, 951_782_400, 1_795_000_000, 4_102_444_799] {
+            let date = Date(timeIntervalSince1970: seconds)
+            XCTAssertEqual(RFC3339.format(date), reference.string(from: date))
+            XCTAssertEqual(RFC3339.parse(RFC3339.format(date)), date)
+        }
+        XCTAssertEqual(RFC3339.format(Date(timeIntervalSince1970: 1.25), fractional: true), "1970-01-01T00:00:01.250Z")
+    }
+
+    func testOffsetsFractionsAndCase() {
+        let utc = RFC3339.parse("2026-11-27T05:00:00Z")
+        XCTAssertEqual(RFC3339.parse("2026-11-27T07:30:00+02:30"), utc)
+        XCTAssertEqual(RFC3339.parse("2026-11-27t05:00:00z"), utc)
+        XCTAssertEqual(RFC3339.parse("2026-11-27T04:00:00-01:00"), utc)
+        XCTAssertEqual(RFC3339.parse("2026-11-27T05:00:00.5Z")?.timeIntervalSince1970, utc.map { $0.timeIntervalSince1970 + 0.5 })
+    }
+
+    func testRefusesMalformedTimes() {
+        for bad in ["", "2026-11-27", "2026-11-27 05:00:00Z", "2026-11-27T05:00:00", "2026-02-31T00:00:00Z",
+                    "2026-13-01T00:00:00Z", "2026-11-27T24:00:00Z", "2026-11-27T05:00:00.Z", "2026-11-27T05:00:00+0200",
+                    "2026-11-27T05:00:00Zjunk", "+2026-11-27T05:00:00Z", "２０２６-11-27T05:00:00Z"] {
+            XCTAssertNil(RFC3339.parse(bad), bad)
+        }
+    }
+}
+
+final class JSONEncodingTests: XCTestCase {
+    func testMatchesFoundationOnEveryValueKindTheAPIBuilds() throws {
+        let value: [String: Any] = [
+            "b": true, "f": false, "n": NSNull(), "i": 42, "big": UInt64.max, "neg": -7, "one": 1, "zero": 0,
+            "s": "quote \" backslash \\ newline \n tab \t control \u{01} slash / unicode é 😀",
+            "a": [1, "x", ["k": "v"], NSNull()], "o": ["z": 1, "a": 2, "é": 3, "B": 4],
+        ]
+        let ours = try JSONSerialization.jsonObject(with: Data(JSONEncoding.encode(value).utf8)) as? NSDictionary
+        XCTAssertEqual(ours, value as NSDictionary)
+        XCTAssertEqual(JSONEncoding.encode(["b": 1, "a": 2, "B": 3]), #"{"B":3,"a":2,"b":1}"#, "members sorted by code point")
+        XCTAssertEqual(JSONEncoding.encode(["t": true, "one": 1]), #"{"one":1,"t":true}"#, "booleans are not numbers")
+    }
+}
