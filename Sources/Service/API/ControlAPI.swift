@@ -53,7 +53,8 @@ final class ControlAPI: Sendable {
         router.add(method, path, .async { [auth, audit, publisher] request in
             let requestID = RequestID.of(request)
             var callerID = "anonymous"
-            var target = ""
+            // What the call is about, also for refused calls; handlers refine it (the kid a publish made).
+            var target = request.pathParameters["kid"] ?? request.pathParameters["name"] ?? request.pathParameters["key_type"] ?? ""
             var response: HTTPServerResponse
             do {
                 let caller = try auth.authenticate(request)
