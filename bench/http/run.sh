@@ -14,10 +14,16 @@ ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-16 64 256}"
 IDLE="${IDLE:-10000}"
-OURS_PORT="${OURS_PORT:-18080}"
-NGINX_PORT="${NGINX_PORT:-18081}"
-PROBE_PORT="${PROBE_PORT:-18082}"
+OURS_PORT="${OURS_PORT:-38080}"
+NGINX_PORT="${NGINX_PORT:-38081}"
+PROBE_PORT="${PROBE_PORT:-38082}"
 
+for port in "$OURS_PORT" "$NGINX_PORT" "$PROBE_PORT"; do
+    if ss -ltn "sport = :$port" | grep -q LISTEN; then
+        echo "port $port is in use; set OURS_PORT, NGINX_PORT, PROBE_PORT" >&2
+        exit 1
+    fi
+done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 swift build -c release --product HTTPBenchServer >&2
 BIN="$(swift build -c release --show-bin-path)/HTTPBenchServer"

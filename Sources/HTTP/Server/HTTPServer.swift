@@ -78,6 +78,7 @@ public final class HTTPServer: Sendable {
             return (state.loops, state.listeners)
         }
         guard let (loops, listeners) = started else { return }
+        for loop in loops { loop.peers = loops }
         for (index, loop) in loops.enumerated() {
             for listener in listeners { loop.addListener(listener) }
             let thread = Thread { loop.run() }
