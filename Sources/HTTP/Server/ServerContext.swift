@@ -7,6 +7,7 @@ final class ServerContext: Sendable {
     let observer: (any HTTPServerObserver)?
     let connectionCount = Atomic<Int>(0)
     let shuttingDown = Atomic<Bool>(false)
+    private let acceptSequence = Atomic<Int>(0)
     /// How long a closing connection keeps reading (and discarding) after its last response,
     /// so the peer receives that response instead of a reset.
     let drainNanoseconds: UInt64
@@ -23,4 +24,9 @@ final class ServerContext: Sendable {
     }
 
     var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
+
+    /// The loop the next accepted connection goes to, round-robin.
+    func nextLoopIndex(count: Int) -> Int {
+        (acceptSequence.wrappingAdd(1, ordering: .relaxed).oldValue & Int.max) % count
+    }
 }
