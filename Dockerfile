@@ -6,7 +6,7 @@ FROM swift:6.3-bookworm AS build
 WORKDIR /src
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        make pkg-config libssl-dev libpq-dev libnghttp2-dev \
+        make pkg-config libssl-dev libpq-dev libnghttp2-dev libcurl4-openssl-dev libxml2-dev \
     && rm -rf /var/lib/apt/lists/*
 COPY Package.swift Makefile ./
 COPY scripts ./scripts
@@ -16,11 +16,11 @@ RUN make release \
     && install -D -m 0755 "$(swift build -c release --show-bin-path)/keycoord" /out/keycoord
 
 FROM debian:bookworm-slim
-# libssl3 and libpq5 are linked directly; libcurl4 and libxml2 serve Foundation's
+# libssl3 and libpq5 are linked directly; libcurl4 serves Foundation's
 # networking (outbound calls to cloud KMS APIs); ca-certificates for their TLS.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libssl3 libpq5 libcurl4 libxml2 ca-certificates tzdata \
+        libssl3 libpq5 libcurl4 ca-certificates tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/keycoord --create-home --shell /usr/sbin/nologin keycoord
 COPY --from=build /out/keycoord /usr/local/bin/keycoord
