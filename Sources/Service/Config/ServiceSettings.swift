@@ -107,7 +107,7 @@ public enum ServiceSettings {
         duration("key-ttl", "Lifetime of a shared key (SPIRE's ca_ttl)", \.keyTTL),
         duration("publish-lead", "Minimum time a key is in the JWKS before servers sign with it", \.publishLead),
         duration("grace", "How long a key stays in the JWKS after its not_after (clock skew)", \.grace),
-        string("issuer", "OIDC issuer in the discovery document (default http://<public-listen>)", \.issuer),
+        string("issuer", "OIDC issuer in the discovery document (default http://<public-listen>, https:// with public TLS)", \.issuer),
         duration("jwks-max-age", "JWKS Cache-Control max-age (default and ceiling: half of publish-lead, at most 5m by default)", \.jwksMaxAge),
         integer("max-keys", "Most keys per family (EC, RSA) the JWKS may hold; AWS IAM accepts 100", \.maxKeysPerFamily),
         integer("max-jwks-bytes", "Largest JWKS document in bytes; nimbus-jose-jwt refuses over 51200", \.maxJWKSBytes),
