@@ -490,6 +490,19 @@ struct HTTPServerTests {
         }
     }
 
+    @Test func ipv6LoopbackListener() async throws {
+        try await TestServer.run(address: .tcp(host: "::1", port: 0)) { _, address in
+            guard case .tcp(_, let port) = address else { return }
+            #expect(port > 0)
+            #expect(address.description == "[::1]:\(port)")
+            try await blocking {
+                let client = try RawHTTPClient(address)
+                try client.send(Self.get("/hello"))
+                #expect(try client.readResponse().bodyText == "hello")
+            }
+        }
+    }
+
     @Test func routesAddedWhileServingAreSeen() async throws {
         let server = HTTPServer()
         let router = Router()

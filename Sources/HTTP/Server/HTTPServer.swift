@@ -7,9 +7,11 @@ import Synchronization
 /// - Readiness comes from one `epoll` loop per core (`EventLoop`), not from Dispatch read
 ///   sources. A Dispatch read source re-arms with two `epoll_ctl` calls and an
 ///   `ioctl(FIONREAD)` for every read; with a level-triggered loop the keep-alive hot path is
-///   one `recv` and one `sendmsg` per batch of requests. The issue's calibration measured a
-///   trivial responder at 0.95× nginx on Dispatch sources and 1.38× on a loop per core;
-///   bench/RESULTS.md ("HTTP server (issue 2)") has this server's own numbers.
+///   one `recv` and one `sendmsg` per batch of requests. Measured with strace on the
+///   benchmark: 1 recv + 1 sendmsg + 0.17 epoll_wait per request here, against 2 epoll_ctl
+///   + 1 ioctl + 1.6 futex on top of recv/send for a Dispatch-source responder; this server
+///   ran at 1.29–1.50× nginx (16–256 connections) and out-ran a no-parsing Dispatch probe in
+///   five of six comparisons. Details: bench/RESULTS.md, "HTTP server (issue 2)".
 /// - Dispatch and Swift concurrency stay the tools for everything that is not socket
 ///   readiness: `.async` handlers run in Tasks and hand their response back to the loop.
 /// - Requests are parsed in place in the loop's read buffer; only an incomplete request is
