@@ -155,6 +155,61 @@ struct TLSServerTests {
         }
     }
 
+    @Test func requiredClientCertificateBecomesTheRequestsPeer() async throws {
+        let id = "spiffe://example.org/spire/server/node-a"
+        let pki = try TLSTestPKI(serverSerials: [1001], clients: ["node": id])
+        defer { pki.remove() }
+        let router = Router()
+        router.add(.get, "/peer", .sync { request in
+            let text = request.tlsPeer.map { "\($0.spiffeID ?? "-") \($0.uriSANs.count) \($0.subject)" } ?? "none"
+            return HTTPServerResponse(status: .ok, body: Array(text.utf8))
+        })
+        let server = HTTPServer()
+        let bound = try server.listen(.tcp(host: "127.0.0.1", port: 0), name: "control", router: router,
+                                      tls: TLSConfiguration(certificateChainFile: pki.serverCertificate(1001), privateKeyFile: pki.serverKey(1001),
+                                                            clientCAFile: pki.caFile, clientAuth: .required))
+        server.start()
+        guard case .tcp(_, let port) = bound else {
+            Issue.record("not a TCP address: \(bound)")
+            await server.shutdown()
+            return
+        }
+        do {
+            var request: [String: any Sendable] = ["mode": "get", "host": "127.0.0.1", "port": port, "cafile": pki.caFile, "path": "/peer",
+                                                   "cert": pki.clientCertificate("node"), "key": pki.clientKey("node")]
+            let verified = try await TLSTestPKI.client(request)
+            #expect(verified["body"] as? String == "\(id) 1 /CN=node", "\(verified)")
+
+            // A certificate from another CA, or none at all, never reaches a handler.
+            request["cert"] = pki.clientCertificate("stranger")
+            request["key"] = pki.clientKey("stranger")
+            let stranger = try await TLSTestPKI.client(request)
+            #expect(stranger["status"] == nil && stranger["error"] != nil, "\(stranger)")
+            request["cert"] = nil
+            request["key"] = nil
+            let anonymous = try await TLSTestPKI.client(request)
+            #expect(anonymous["status"] == nil && anonymous["error"] != nil, "\(anonymous)")
+        } catch {
+            await server.shutdown()
+            throw error
+        }
+        await server.shutdown()
+    }
+
+    @Test func plaintextRequestsHaveNoPeer() async throws {
+        let router = Router()
+        router.add(.get, "/peer", .sync { request in
+            HTTPServerResponse(status: .ok, body: Array((request.tlsPeer == nil ? "none" : "peer").utf8))
+        })
+        let server = HTTPServer()
+        let bound = try server.listen(.tcp(host: "127.0.0.1", port: 0), name: "public", router: router)
+        server.start()
+        guard case .tcp(let host, let port) = bound else { return }
+        let result = try await blocking { try IndependentClientTests.run("curl", ["-sS", "http://\(host):\(port)/peer"]) }
+        await server.shutdown()
+        #expect(result.output == "none")
+    }
+
     @Test func unusableFilesFailAtListen() throws {
         let pki = try TLSTestPKI(serverSerials: [1001, 1002])
         defer { pki.remove() }
