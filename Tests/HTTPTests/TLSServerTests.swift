@@ -161,7 +161,7 @@ struct TLSServerTests {
         defer { pki.remove() }
         let router = Router()
         router.add(.get, "/peer", .sync { request in
-            let text = request.tlsPeer.map { "\($0.spiffeID ?? "-") \($0.uriSANs.count) \($0.subject)" } ?? "none"
+            let text = request.tlsPeer.map { "\($0.spiffeIDs.joined(separator: ",")) \($0.uriSANs.count) \($0.subject)" } ?? "none"
             return HTTPServerResponse(status: .ok, body: Array(text.utf8))
         })
         let server = HTTPServer()

@@ -18,6 +18,7 @@ final class MTLSControlTests: XCTestCase {
     override func setUp() async throws {
         pki = try TLSTestPKI(serverSerials: [2001], clients: [
             "member": Self.memberID, "admin": Self.adminID, "unlisted": Self.unlistedID, "deeper": Self.deeperID,
+            "two-ids": "\(Self.memberID) \(Self.adminID)",
         ])
         let pki = self.pki!
         harness = try await ServiceHarness.start { config in
@@ -74,6 +75,12 @@ final class MTLSControlTests: XCTestCase {
             XCTAssertEqual(problemType(reply), "https://keycoord.dev/problems/forbidden")
             XCTAssertTrue((reply["body"] as? String ?? "").contains(client == "unlisted" ? Self.unlistedID : Self.deeperID))
         }
+    }
+
+    func testACertificateWithTwoSPIFFEIDsIsForbidden() async throws {
+        let reply = try await ensure(as: "two-ids", bearer: harness.token)
+        XCTAssertEqual(reply["status"] as? Int, 403, "\(reply)")
+        XCTAssertTrue((reply["body"] as? String ?? "").contains("exactly one"), "\(reply)")
     }
 
     func testAdminSPIFFEIDMayTaintButMemberMayNot() async throws {

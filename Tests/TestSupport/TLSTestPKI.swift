@@ -6,7 +6,7 @@ public final class TLSTestPKI: Sendable {
     public let directory: TemporaryDirectory
 
     /// `serverSerials`: one server certificate per serial (`server-N.pem`/`.key`, SAN
-    /// localhost and 127.0.0.1); `clients`: name → URI SAN (`client-NAME.pem`/`.key`).
+    /// localhost and 127.0.0.1); `clients`: name → URI SANs, space-separated (`client-NAME.pem`/`.key`).
     /// `client-stranger` is always made, by `other-ca.pem`.
     public init(serverSerials: [Int], clients: [String: String] = [:]) throws {
         directory = try TemporaryDirectory("keycoord-tls")

@@ -2,7 +2,7 @@
 
 stdin JSON: {"dir": D, "server_serials": [N, ...], "clients": {"name": "spiffe://...", ...}}
 Writes D/ca.pem, D/server-N.pem + D/server-N.key (SAN localhost, 127.0.0.1),
-D/client-NAME.pem + .key (URI SAN), and D/other-ca.pem with D/client-stranger.pem + .key
+D/client-NAME.pem + .key (URI SANs: the space-separated URIs given), and D/other-ca.pem with D/client-stranger.pem + .key
 signed by that other CA. Prints {"ok": true}.
 """
 import datetime
@@ -73,7 +73,7 @@ def main():
               cert.public_bytes(serialization.Encoding.PEM) + ca_cert.public_bytes(serialization.Encoding.PEM))
         write_key(os.path.join(d, f"server-{serial}.key"), k)
     for name, uri in request.get("clients", {}).items():
-        k, cert = leaf(ca_key, ca_cert, x509.random_serial_number(), [x509.UniformResourceIdentifier(uri)],
+        k, cert = leaf(ca_key, ca_cert, x509.random_serial_number(), [x509.UniformResourceIdentifier(u) for u in uri.split()],
                        ExtendedKeyUsageOID.CLIENT_AUTH, name)
         write(os.path.join(d, f"client-{name}.pem"), cert.public_bytes(serialization.Encoding.PEM))
         write_key(os.path.join(d, f"client-{name}.key"), k)

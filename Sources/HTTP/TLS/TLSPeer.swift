@@ -10,8 +10,8 @@ public struct TLSPeer: Sendable, Equatable {
         self.subject = subject
     }
 
-    /// The first URI SAN that is a SPIFFE ID; an X.509-SVID carries exactly one.
-    public var spiffeID: String? {
-        uriSANs.first { $0.hasPrefix("spiffe://") }
+    /// The URI SANs that are SPIFFE IDs; an X.509-SVID carries exactly one.
+    public var spiffeIDs: [String] {
+        uriSANs.filter { $0.hasPrefix("spiffe://") }
     }
 }

@@ -33,7 +33,11 @@ final class ControlAuthenticator: Sendable {
     }
 
     func authenticate(_ request: HTTPServerRequest) throws -> Caller {
-        if let id = request.tlsPeer?.spiffeID {
+        if let peer = request.tlsPeer, let id = peer.spiffeIDs.first {
+            guard peer.spiffeIDs.count == 1 else {
+                throw APIError(.forbidden, "forbidden", "Not allowed",
+                               "the client certificate carries \(peer.spiffeIDs.count) SPIFFE IDs; an X.509-SVID has exactly one")
+            }
             if adminSPIFFEIDs.contains(where: { $0.matches(id) }) { return Caller(id: id, isAdmin: true) }
             if memberSPIFFEIDs.contains(where: { $0.matches(id) }) { return Caller(id: id, isAdmin: false) }
             throw APIError(.forbidden, "forbidden", "Not allowed",
