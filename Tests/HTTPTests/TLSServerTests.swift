@@ -56,6 +56,23 @@ struct TLSServerTests {
         }
     }
 
+    @Test func largeResponseAndPipelinedRequestsOverTLS() async throws {
+        try await Self.run { pki, port, _, _ in
+            // 32 MiB through partial writes and EAGAIN on a slow reader (curl writes to a pipe).
+            let big = try await blocking {
+                try IndependentClientTests.run("curl", ["-sS", "--cacert", pki.caFile, "-o", "/dev/null", "-w", "%{size_download}",
+                                                        "https://localhost:\(port)/big"])
+            }
+            #expect(big.status == 0, "\(big.output)")
+            #expect(big.output == String(32 << 20))
+            // 600 pipelined requests (several TLS records, past the pipelining limit): all
+            // answered, in order.
+            let pipelined = try await TLSTestPKI.client(["mode": "pipeline", "host": "127.0.0.1", "port": port,
+                                                         "cafile": pki.caFile, "count": 600])
+            #expect(pipelined["bodies"] as? [String] == (0..<600).map { "echo \($0)" }, "\(pipelined["error"] ?? "")")
+        }
+    }
+
     @Test func versionsCiphersAndALPN() async throws {
         try await Self.run { pki, port, _, _ in
             let tls13 = try await Self.get(pki, port, version: "1.3")

@@ -6,6 +6,8 @@ stdin JSON with "mode":
 - "reload_watch": {host, port, cafile, path, old_serial, new_serial, seconds}
   keeps one connection open, requests on fresh connections until one shows new_serial,
   then uses the old connection again -> {serials, failures, requests, persistent_ok, persistent_serial}
+- "pipeline": {host, port, cafile, count} sends GET /echo?i=0..count-1 in one write (several
+  TLS records), then reads every response -> {bodies: [...]} or {error}
 - "stall": {host, port, cafile, path, garbage_count, silent_count, wait}
   opens connections that send garbage or nothing, checks a real request is served meanwhile,
   then reports when each bad connection was closed -> {served, closed_after: [seconds|null]}
@@ -119,6 +121,29 @@ def reload_watch(r):
             "persistent_serial": serial(persistent)}
 
 
+def pipeline(r):
+    try:
+        conn = connect(r, context(r))
+        conn.sendall(b"".join(f"GET /echo?i={i} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode() for i in range(r["count"])))
+        conn.settimeout(20)
+        data, bodies = b"", []
+        while len(bodies) < r["count"]:
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return {"error": f"closed after {len(bodies)} responses"}
+                data += chunk
+            head, data = data.split(b"\r\n\r\n", 1)
+            length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+            while len(data) < length:
+                data += conn.recv(65536)
+            bodies.append(data[:length].decode())
+            data = data[length:]
+        return {"bodies": bodies}
+    except Exception as e:
+        return {"error": f"{type(e).__name__}: {e}"}
+
+
 def stall(r):
     bad = []
     start = time.monotonic()
@@ -146,4 +171,4 @@ def stall(r):
 
 
 r = json.load(sys.stdin)
-print(json.dumps({"get": get, "reload_watch": reload_watch, "stall": stall}[r["mode"]](r)))
+print(json.dumps({"get": get, "reload_watch": reload_watch, "stall": stall, "pipeline": pipeline}[r["mode"]](r)))
