@@ -118,12 +118,14 @@ struct TLSServerTests {
 
     @Test func handshakesBeyondTheCapAreRefused() async throws {
         var limits = ServerLimits()
-        limits.tlsHandshakeTimeout = .seconds(2)
+        // Long enough that the silent clients still hold both slots when the real one
+        // arrives on a loaded machine.
+        limits.tlsHandshakeTimeout = .seconds(4)
         limits.maxTLSHandshakes = 2
         let observer = ReloadObserver()
         try await Self.run(limits: limits, observer: observer) { pki, port, _, _ in
             let request: [String: any Sendable] = ["mode": "stall", "host": "127.0.0.1", "port": port, "cafile": pki.caFile,
-                                                   "path": "/hello", "silent_count": 2, "wait": 6]
+                                                   "path": "/hello", "silent_count": 2, "wait": 10]
             let result = try await TLSTestPKI.client(request)
             // Both slots were held by silent clients, so the real client was refused...
             #expect(result["served"] as? Bool == false, "\(result)")
@@ -137,9 +139,16 @@ struct TLSServerTests {
         let observer = ReloadObserver()
         try await Self.run(observer: observer) { pki, port, liveCert, liveKey in
             let request: [String: any Sendable] = ["mode": "reload_watch", "host": "127.0.0.1", "port": port, "cafile": pki.caFile,
-                                                   "path": "/hello", "new_serial": 1002, "seconds": 20]
+                                                   "path": "/hello", "new_serial": 1002, "seconds": 30,
+                                                   "ready_file": pki.directory.file("watching")]
             let watched = Task { try await TLSTestPKI.clientOutput(request) }
-            try await Task.sleep(for: .milliseconds(1500))
+            // Replace only once the client holds its established connection and has a few
+            // requests on fresh ones behind it.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !FileManager.default.fileExists(atPath: pki.directory.file("watching")) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await Task.sleep(for: .milliseconds(500))
             // Key first, then certificate: in between the pair mismatches, which must be
             // refused and then picked up whole on a later check.
             try Self.replace(liveKey, with: pki.serverKey(1002))

@@ -3,8 +3,9 @@
 stdin JSON with "mode":
 - "get": {host, port, cafile, path, version? ("1.1"|"1.2"|"1.3"), cert?, key?, method?, headers?, body?}
   -> {status, body, version, alpn, cipher, serial} or {error}
-- "reload_watch": {host, port, cafile, path, old_serial, new_serial, seconds}
-  keeps one connection open, requests on fresh connections until one shows new_serial,
+- "reload_watch": {host, port, cafile, path, new_serial, seconds, ready_file}
+  keeps one connection open (creates ready_file once it served a request, so the test
+  replaces the certificate only then), requests on fresh connections until one shows new_serial,
   then uses the old connection again -> {serials, failures, requests, persistent_ok, persistent_serial}
 - "pipeline": {host, port, cafile, count} sends GET /echo?i=0..count-1 in one write (several
   TLS records), then reads every response -> {bodies: [...]} or {error}
@@ -94,6 +95,7 @@ def reload_watch(r):
     ctx = context(r)
     persistent = connect(r, ctx)
     request(persistent, r)
+    open(r["ready_file"], "w").close()
     serials, failures, requests = [], 0, 0
     deadline = time.monotonic() + r["seconds"]
     while time.monotonic() < deadline:
