@@ -14,10 +14,17 @@ ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-16 64 256}"
 IDLE="${IDLE:-10000}"
-OURS_PORT="${OURS_PORT:-18080}"
-NGINX_PORT="${NGINX_PORT:-18081}"
-PROBE_PORT="${PROBE_PORT:-18082}"
+# Below the ephemeral port range (32768+), where wrk's own client sockets could hold them.
+OURS_PORT="${OURS_PORT:-28080}"
+NGINX_PORT="${NGINX_PORT:-28081}"
+PROBE_PORT="${PROBE_PORT:-28082}"
 
+for port in "$OURS_PORT" "$NGINX_PORT" "$PROBE_PORT"; do
+    if ss -ltn "sport = :$port" | grep -q LISTEN; then
+        echo "port $port is in use; set OURS_PORT, NGINX_PORT, PROBE_PORT" >&2
+        exit 1
+    fi
+done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 swift build -c release --product HTTPBenchServer >&2
 BIN="$(swift build -c release --show-bin-path)/HTTPBenchServer"
@@ -37,7 +44,7 @@ trap cleanup EXIT
 OURS_PID=$!
 PIDS+=("$OURS_PID")
 for _ in $(seq 50); do grep -q listening "$WORK/ours.log" 2>/dev/null && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$OURS_PORT/keys" > "$WORK/keys.json"
+curl -sf "http://127.0.0.1:$OURS_PORT/keys" > "$WORK/keys.json" || { cat "$WORK/ours.log" >&2; exit 1; }
 chmod 644 "$WORK/keys.json"
 
 cat > "$WORK/nginx.conf" <<NGINX

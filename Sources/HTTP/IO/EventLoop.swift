@@ -23,6 +23,10 @@ final class EventLoop: @unchecked Sendable {
     /// the time to put them back; a level-triggered listener would otherwise spin the loop.
     private var pausedListeners: [(listener: ListenerSocket, until: UInt64)] = []
     private var running = true
+    /// All loops of the server (this one included), for dealing out accepted connections.
+    /// Set by `HTTPServer.start()` before the threads run; cleared when the loop ends, which
+    /// breaks the reference cycle between loops.
+    var peers: [EventLoop] = []
     private var nextSweep: UInt64 = 0
     let finished = Atomic<Bool>(false)
 
@@ -102,6 +106,7 @@ final class EventLoop: @unchecked Sendable {
         for case let connection? in connections { connection.close() }
         for fd in listeners.keys { epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil) }
         listeners = [:]
+        peers = []
         close(wakeFD)
         close(epollFD)
         finished.store(true, ordering: .releasing)
@@ -141,6 +146,10 @@ final class EventLoop: @unchecked Sendable {
         running = false
     }
 
+    /// Accepts what is pending and deals the connections out round-robin over all loops.
+    /// Left to `EPOLLEXCLUSIVE` alone, a burst of connects lands on whichever loop woke first
+    /// (it finds the listener still ready and never sleeps), leaving the other cores idle;
+    /// measured: 16 wrk connections all on one loop in some runs.
     private func acceptConnections(_ listener: ListenerSocket) {
         for _ in 0..<64 {
             var storage = sockaddr_storage()
@@ -178,29 +187,45 @@ final class EventLoop: @unchecked Sendable {
                 setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             }
             let remote = listener.isUnix ? "unix" : SocketAddress.describe(&storage)
-            let transport: any ConnectionTransport
-            if let tls = listener.tls {
-                guard let secured = makeTLSTransport(fd, tls: tls, listener: listener) else { continue }
-                transport = secured
+            let acceptedAt = Self.now()
+            let target = peers.isEmpty ? self : peers[context.nextLoopIndex(count: peers.count)]
+            if target === self {
+                adopt(fd, listener: listener, remoteAddress: remote, acceptedAt: acceptedAt)
             } else {
-                transport = SocketTransport(fileDescriptor: fd)
+                target.execute { target.adopt(fd, listener: listener, remoteAddress: remote, acceptedAt: acceptedAt) }
             }
-            let connection = Connection(loop: self, transport: transport,
-                                        listener: listener, remoteAddress: remote, acceptedAt: Self.now())
-            if Int(fd) >= connections.count {
-                connections.append(contentsOf: repeatElement(nil, count: Int(fd) + 1 - connections.count + 64))
-            }
-            var event = epoll_event()
-            event.events = EPOLLIN.rawValue
-            event.data.fd = fd
-            guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
-                transport.close()
-                context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
-                continue
-            }
-            connections[Int(fd)] = connection
-            context.observer?.connectionOpened(listener: listener.name)
         }
+    }
+
+    /// Takes an accepted socket into this loop (on this loop's thread).
+    private func adopt(_ fd: Int32, listener: ListenerSocket, remoteAddress: String, acceptedAt: UInt64) {
+        guard running, !context.isShuttingDown else {
+            close(fd)
+            context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+            return
+        }
+        let transport: any ConnectionTransport
+        if let tls = listener.tls {
+            guard let secured = makeTLSTransport(fd, tls: tls, listener: listener) else { return }
+            transport = secured
+        } else {
+            transport = SocketTransport(fileDescriptor: fd)
+        }
+        let connection = Connection(loop: self, transport: transport,
+                                    listener: listener, remoteAddress: remoteAddress, acceptedAt: acceptedAt)
+        if Int(fd) >= connections.count {
+            connections.append(contentsOf: repeatElement(nil, count: Int(fd) + 1 - connections.count + 64))
+        }
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.fd = fd
+        guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
+            transport.close()
+            context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+            return
+        }
+        connections[Int(fd)] = connection
+        context.observer?.connectionOpened(listener: listener.name)
     }
 
     /// A TLS transport for an accepted socket, or nil (socket closed, slot released) when

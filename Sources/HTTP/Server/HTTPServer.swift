@@ -9,9 +9,12 @@ import Synchronization
 ///   `ioctl(FIONREAD)` for every read; with a level-triggered loop the keep-alive hot path is
 ///   one `recv` and one `sendmsg` per batch of requests. Measured with strace on the
 ///   benchmark: 1 recv + 1 sendmsg + 0.17 epoll_wait per request here, against 2 epoll_ctl
-///   + 1 ioctl + 1.6 futex on top of recv/send for a Dispatch-source responder; this server
-///   ran at 1.29–1.50× nginx (16–256 connections) and out-ran a no-parsing Dispatch probe in
-///   five of six comparisons. Details: bench/RESULTS.md, "HTTP server (issue 2)".
+///   + 1 ioctl + 1.6 futex on top of recv/send for a Dispatch-source responder. In the least
+///   loaded benchmark run this server did 1.29–1.50× nginx's req/s (16–256 connections) and
+///   out-ran a no-parsing Dispatch probe in most comparisons; all runs, with the machine's
+///   load, are in bench/RESULTS.md, "HTTP server (issue 2)".
+/// - Loops accept and deal connections out round-robin, since `EPOLLEXCLUSIVE` alone let the
+///   first loop to wake take a whole burst of connects.
 /// - Dispatch and Swift concurrency stay the tools for everything that is not socket
 ///   readiness: `.async` handlers run in Tasks and hand their response back to the loop.
 /// - Requests are parsed in place in the loop's read buffer; only an incomplete request is
@@ -88,6 +91,7 @@ public final class HTTPServer: Sendable {
             return (state.loops, state.listeners)
         }
         guard let (loops, listeners) = started else { return }
+        for loop in loops { loop.peers = loops }
         for (index, loop) in loops.enumerated() {
             for listener in listeners { loop.addListener(listener) }
             let thread = Thread { loop.run() }

@@ -9,6 +9,7 @@ final class ServerContext: Sendable {
     let shuttingDown = Atomic<Bool>(false)
     /// TLS connections whose handshake has not completed.
     let tlsHandshakes = Atomic<Int>(0)
+    private let acceptSequence = Atomic<Int>(0)
     /// How long a closing connection keeps reading (and discarding) after its last response,
     /// so the peer receives that response instead of a reset.
     let drainNanoseconds: UInt64
@@ -26,4 +27,9 @@ final class ServerContext: Sendable {
     }
 
     var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
+
+    /// The loop the next accepted connection goes to, round-robin.
+    func nextLoopIndex(count: Int) -> Int {
+        (acceptSequence.wrappingAdd(1, ordering: .relaxed).oldValue & Int.max) % count
+    }
 }
