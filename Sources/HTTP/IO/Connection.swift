@@ -46,7 +46,9 @@ final class Connection: @unchecked Sendable {
     private var peerClosed = false
     private var draining = false
     private(set) var isClosed = false
+    /// What the connection waits for; `registered` adds the transport's `extraInterest`.
     private var interest = EPOLLIN.rawValue
+    private var registered = EPOLLIN.rawValue
 
     private let acceptedAt: UInt64
     private var requestsServed = 0
@@ -117,10 +119,12 @@ final class Connection: @unchecked Sendable {
 
     func handle(events: UInt32) {
         if isClosed { return }
-        if events & EPOLLOUT.rawValue != 0 {
+        // TLS blocked on the opposite direction: any readiness retries both sides.
+        let retryBoth = transport.extraInterest != 0
+        if retryBoth || events & EPOLLOUT.rawValue != 0 {
             flush()
         }
-        if !isClosed, events & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+        if !isClosed, retryBoth || events & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
             if draining {
                 drain()
             } else if interest & EPOLLIN.rawValue != 0 {
@@ -144,7 +148,7 @@ final class Connection: @unchecked Sendable {
                 keep(UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
             }
         } else {
-            let buffer = carryBuffer(minimumFree: 4096)
+            let buffer = carryBuffer(minimumFree: transport.minimumReadSize)
             let result = transport.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[carryCount...]))
             guard case .bytes(let count) = result else { return readEnded(result) }
             lastActivity = now
@@ -260,7 +264,7 @@ final class Connection: @unchecked Sendable {
             method: method, target: String(decoding: targetBytes, as: UTF8.self), path: decoded.path,
             query: decoded.query.map { (name: $0.name, value: $0.value) }, headerFields: fields,
             body: [], version: (head.versionMajor, head.versionMinor), remoteAddress: remoteAddress,
-            localListener: listener.name)
+            localListener: listener.name, tlsPeer: transport.tlsPeer)
         let keepAlive = head.keepAlive && !context.isShuttingDown
         var next = PendingRequest(request: request, isHead: method == .head, keepAlive: keepAlive,
                                   started: context.observer == nil ? nil : ContinuousClock.now)
@@ -499,9 +503,11 @@ final class Connection: @unchecked Sendable {
         } else if phase == .body && !peerClosed {
             wanted = EPOLLIN.rawValue
         }
-        if wanted != interest {
-            interest = wanted
-            loop.setInterest(fileDescriptor, events: wanted)
+        interest = wanted
+        let registration = wanted | transport.extraInterest
+        if registration != registered {
+            registered = registration
+            loop.setInterest(fileDescriptor, events: registration)
         }
         updateDeadline()
     }
@@ -564,6 +570,8 @@ final class Connection: @unchecked Sendable {
             set(bodyStartedAt + limits.bodyTimeout.nanoseconds, .bodyTimeout)
         } else if !slots.isEmpty || !acceptingRequests {
             deadline = UInt64.max
+        } else if transport.handshakePending {
+            set(acceptedAt + limits.tlsHandshakeTimeout.nanoseconds, .close)
         } else if requestsServed == 0 {
             set(acceptedAt + limits.headerTimeout.nanoseconds, carryCount > 0 ? .headerTimeout : .close)
         } else if carryCount > 0 && requestStartedAt != 0 {

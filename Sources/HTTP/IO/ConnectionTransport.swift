@@ -12,11 +12,22 @@ enum TransportResult {
     case failed(Int32)
 }
 
-/// Byte I/O of one accepted connection, below HTTP. The plain socket implementation is the
-/// only one today; a TLS transport (OpenSSL over the same non-blocking fd) implements the
-/// same four calls, so the connection state machine does not change when TLS arrives.
+/// Byte I/O of one accepted connection, below HTTP: a plain socket (`SocketTransport`) or
+/// TLS over the same non-blocking socket (`TLSTransport`); the connection state machine is
+/// the same for both.
 protocol ConnectionTransport: AnyObject {
     var fileDescriptor: Int32 { get }
+    /// Readiness the transport waits for beyond what the connection asked for, after its last
+    /// `.wouldBlock`: TLS may need the socket writable to go on reading (handshake) or
+    /// readable to go on writing. Zero for a plain socket.
+    var extraInterest: UInt32 { get }
+    /// The least room a `read` buffer must have (TLS: one record's plaintext).
+    var minimumReadSize: Int { get }
+    /// True while a TLS handshake is in progress; the connection's first deadline is then
+    /// the handshake timeout.
+    var handshakePending: Bool { get }
+    /// The verified client certificate of a mutual-TLS connection.
+    var tlsPeer: TLSPeer? { get }
     func read(into buffer: UnsafeMutableRawBufferPointer) -> TransportResult
     /// Writes as much of the vectors as the socket takes now (one system call).
     func write(_ vectors: UnsafeMutableBufferPointer<iovec>) -> TransportResult

@@ -204,7 +204,14 @@ final class EventLoop: @unchecked Sendable {
             context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
             return
         }
-        let connection = Connection(loop: self, transport: SocketTransport(fileDescriptor: fd),
+        let transport: any ConnectionTransport
+        if let tls = listener.tls {
+            guard let secured = makeTLSTransport(fd, tls: tls, listener: listener) else { return }
+            transport = secured
+        } else {
+            transport = SocketTransport(fileDescriptor: fd)
+        }
+        let connection = Connection(loop: self, transport: transport,
                                     listener: listener, remoteAddress: remoteAddress, acceptedAt: acceptedAt)
         if Int(fd) >= connections.count {
             connections.append(contentsOf: repeatElement(nil, count: Int(fd) + 1 - connections.count + 64))
@@ -213,12 +220,31 @@ final class EventLoop: @unchecked Sendable {
         event.events = EPOLLIN.rawValue
         event.data.fd = fd
         guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
-            close(fd)
+            transport.close()
             context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
             return
         }
         connections[Int(fd)] = connection
         context.observer?.connectionOpened(listener: listener.name)
+    }
+
+    /// A TLS transport for an accepted socket, or nil (socket closed, slot released) when
+    /// too many handshakes are in progress or OpenSSL cannot allocate.
+    private func makeTLSTransport(_ fd: Int32, tls: TLSContextReloader, listener: ListenerSocket) -> TLSTransport? {
+        let handshakes = context.tlsHandshakes.wrappingAdd(1, ordering: .relaxed).oldValue
+        var transport: TLSTransport?
+        if handshakes < context.limits.maxTLSHandshakes {
+            transport = TLSTransport(fileDescriptor: fd, tls: tls.current, context: context)
+        }
+        guard let transport else {
+            context.tlsHandshakes.wrappingSubtract(1, ordering: .relaxed)
+            context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+            close(fd)
+            context.observer?.connectionRejected(listener: listener.name, reason: handshakes < context.limits.maxTLSHandshakes
+                                                 ? "tls_allocation" : "max_tls_handshakes")
+            return nil
+        }
+        return transport
     }
 
     // MARK: Connections (loop thread)
@@ -254,6 +280,7 @@ final class EventLoop: @unchecked Sendable {
 
     private func sweep() {
         let now = Self.now()
+        for listener in listeners.values { listener.tls?.reloadIfChanged(now: now) }
         if !pausedListeners.isEmpty, !context.isShuttingDown {
             let due = pausedListeners.filter { $0.until <= now }
             pausedListeners.removeAll { $0.until <= now }

@@ -11,6 +11,8 @@ final class ListenerSocket: Sendable {
     /// The bound address, with an ephemeral port resolved.
     let address: ListenAddress
     let isUnix: Bool
+    /// The TLS context source of a TLS listener; nil for plaintext.
+    let tls: TLSContextReloader?
 
     /// Why binding a listener failed.
     struct BindError: Error, CustomStringConvertible {
@@ -22,9 +24,13 @@ final class ListenerSocket: Sendable {
         }
     }
 
-    init(address: ListenAddress, name: String, router: Router) throws {
+    /// `unixMode`: permission bits of a unix socket file (e.g. 0o660), set before `listen`
+    /// so no client connects while it is still wider; nil keeps the umask's.
+    init(address: ListenAddress, name: String, router: Router, tls: TLSContextReloader? = nil,
+         unixMode: mode_t? = nil) throws {
         self.name = name
         self.router = router
+        self.tls = tls
         var family: Int32 = AF_INET
         if case .unix(let path) = address {
             family = AF_UNIX
@@ -55,6 +61,12 @@ final class ListenerSocket: Sendable {
             let code = errno
             Glibc.close(fd)
             throw BindError(address: address, operation: "bind", code: code)
+        }
+        if case .unix(let path) = address, let unixMode, chmod(path, unixMode) != 0 {
+            let code = errno
+            Glibc.close(fd)
+            unlink(path)
+            throw BindError(address: address, operation: "chmod", code: code)
         }
         guard Glibc.listen(fd, 4096) == 0 else {
             let code = errno

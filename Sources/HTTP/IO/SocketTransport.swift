@@ -13,6 +13,11 @@ final class SocketTransport: ConnectionTransport {
         self.fileDescriptor = fileDescriptor
     }
 
+    var extraInterest: UInt32 { 0 }
+    var minimumReadSize: Int { 4096 }
+    var handshakePending: Bool { false }
+    var tlsPeer: TLSPeer? { nil }
+
     func read(into buffer: UnsafeMutableRawBufferPointer) -> TransportResult {
         while true {
             let count = recv(fileDescriptor, buffer.baseAddress, buffer.count, 0)

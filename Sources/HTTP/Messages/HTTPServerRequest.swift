@@ -21,12 +21,16 @@ public struct HTTPServerRequest: Sendable {
     public var routeTemplate: String?
     /// The name the listener that accepted the connection was given (e.g. "public").
     public var localListener: String
+    /// The verified client certificate on a mutual-TLS listener; nil on plaintext, without
+    /// a client certificate, or with client authentication off.
+    public var tlsPeer: TLSPeer?
 
     public init(method: HTTPRequest.Method, target: String, path: String,
                 query: [(name: String, value: String)] = [], headerFields: HTTPFields = [:],
                 body: [UInt8] = [], version: (major: Int, minor: Int) = (1, 1),
                 remoteAddress: String = "unix", pathParameters: [String: String] = [:],
-                routeTemplate: String? = nil, localListener: String = "") {
+                routeTemplate: String? = nil, localListener: String = "",
+                tlsPeer: TLSPeer? = nil) {
         self.method = method
         self.target = target
         self.path = path
@@ -38,6 +42,7 @@ public struct HTTPServerRequest: Sendable {
         self.pathParameters = pathParameters
         self.routeTemplate = routeTemplate
         self.localListener = localListener
+        self.tlsPeer = tlsPeer
     }
 
     /// The first query item with this name.

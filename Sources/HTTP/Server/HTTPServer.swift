@@ -22,7 +22,8 @@ import Synchronization
 /// - A `PrerenderedResponse` is written by reference next to a `Date` line rendered once per
 ///   second, so serving the JWKS copies no body bytes; pipelined responses leave in one
 ///   `sendmsg` (a vector write, `MSG_NOSIGNAL` so SIGPIPE never fires).
-/// - Byte I/O sits behind `ConnectionTransport`, where TLS slots in.
+/// - Byte I/O sits behind `ConnectionTransport`: a plain socket or TLS (`TLSTransport`,
+///   OpenSSL on the same non-blocking socket), chosen per listener.
 /// - Parsing is strict (see `HTTPParseError`): every ambiguity is answered with its status
 ///   and the connection is closed after a FIN and a short drain, so the client reads the answer.
 ///
@@ -47,10 +48,19 @@ public final class HTTPServer: Sendable {
 
     /// Binds `address` now and returns the bound address (port 0 resolved). Connections on
     /// it are tagged with `name` and routed by `router`. Callable before or after `start()`.
+    ///
+    /// - Parameters:
+    ///   - tls: serve TLS with these files (reloaded when they change); nil for plaintext.
+    ///     Unusable files throw `TLSError` here.
+    ///   - unixSocketMode: permission bits of a unix socket file (e.g. 0o660); nil leaves
+    ///     the umask's. Ignored for TCP.
     @discardableResult
-    public func listen(_ address: ListenAddress, name: String, router: Router) throws -> ListenAddress {
+    public func listen(_ address: ListenAddress, name: String, router: Router, tls: TLSConfiguration? = nil,
+                       unixSocketMode: mode_t? = nil) throws -> ListenAddress {
+        let reloader = try tls.map { try TLSContextReloader(configuration: $0, listenerName: name, observer: context.observer) }
         let created = try makeLoopsIfNeeded()
-        let listener = try ListenerSocket(address: address, name: name, router: router)
+        let listener = try ListenerSocket(address: address, name: name, router: router, tls: reloader,
+                                          unixMode: unixSocketMode)
         let loops: [EventLoop] = state.withLock { state in
             if state.loops.isEmpty { state.loops = created }
             state.listeners.append(listener)

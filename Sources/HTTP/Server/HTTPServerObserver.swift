@@ -10,4 +10,12 @@ public protocol HTTPServerObserver: Sendable {
     func connectionClosed(listener: String)
     /// A connection was refused at accept; `reason` is e.g. "max_connections".
     func connectionRejected(listener: String, reason: String)
+    /// A TLS listener's certificate files changed: `error` is nil when the new context is in
+    /// use, otherwise why it was refused (the previous context stays in use).
+    func tlsContextReloaded(listener: String, error: TLSError?)
+}
+
+extension HTTPServerObserver {
+    /// Default: reloads are not reported.
+    public func tlsContextReloaded(listener: String, error: TLSError?) {}
 }

@@ -7,6 +7,8 @@ final class ServerContext: Sendable {
     let observer: (any HTTPServerObserver)?
     let connectionCount = Atomic<Int>(0)
     let shuttingDown = Atomic<Bool>(false)
+    /// TLS connections whose handshake has not completed.
+    let tlsHandshakes = Atomic<Int>(0)
     private let acceptSequence = Atomic<Int>(0)
     /// How long a closing connection keeps reading (and discarding) after its last response,
     /// so the peer receives that response instead of a reset.
@@ -18,7 +20,8 @@ final class ServerContext: Sendable {
         self.limits = limits
         self.observer = observer
         drainNanoseconds = min(1_000_000_000, max(limits.headerTimeout.nanoseconds, 50_000_000))
-        let shortest = [limits.headerTimeout, limits.idleTimeout, limits.bodyTimeout, limits.writeTimeout]
+        let shortest = [limits.headerTimeout, limits.idleTimeout, limits.bodyTimeout, limits.writeTimeout,
+                        limits.tlsHandshakeTimeout]
             .map(\.nanoseconds).min() ?? 1_000_000_000
         sweepNanoseconds = min(max(shortest / 4, 5_000_000), 250_000_000)
     }

@@ -30,6 +30,13 @@ public struct ServerLimits: Sendable {
     /// How long `HTTPServer.shutdown()` lets in-flight requests finish before closing every
     /// connection. Default 10 s.
     public var shutdownGrace: Duration
+    /// Time a TLS client has to complete its handshake, counted from accept. Default 10 s;
+    /// then the connection is closed.
+    public var tlsHandshakeTimeout: Duration
+    /// TLS handshakes in progress across all listeners. Default 1,024; a TLS connection
+    /// beyond it is accepted and closed at once, so slow or garbage clients cannot hold
+    /// the slots (and CPU) that real clients need.
+    public var maxTLSHandshakes: Int
 
     /// The documented defaults.
     public init() {
@@ -44,6 +51,8 @@ public struct ServerLimits: Sendable {
         maxConnections = 10_000
         maxPipelinedRequests = 64
         shutdownGrace = .seconds(10)
+        tlsHandshakeTimeout = .seconds(10)
+        maxTLSHandshakes = 1024
     }
 
     var parserLimits: RequestHeadParser.Limits {

@@ -27,6 +27,22 @@ public struct ServiceConfig: Sendable, Equatable {
     /// that token is an admin token (one operator on one host); with an explicit
     /// `controlTokenFile`, no token is an admin token.
     public var adminTokenFile = ""
+    /// TLS on the public listener (PEM chain and key, reloaded when they change); both
+    /// empty means plaintext.
+    public var publicTLSCert = ""
+    public var publicTLSKey = ""
+    /// TLS on the control listener; both empty means plaintext.
+    public var controlTLSCert = ""
+    public var controlTLSKey = ""
+    /// CA bundle client certificates of the control API must chain to (mutual TLS);
+    /// empty means no client certificates are requested.
+    public var controlClientCA = ""
+    /// SPIFFE IDs (patterns, `*` = one path segment) whose client certificates are members.
+    public var controlAllowSPIFFEIDs: [String] = []
+    /// SPIFFE IDs (patterns) whose client certificates may also taint and revoke.
+    public var adminSPIFFEIDs: [String] = []
+    /// Permission bits of a unix-socket control listener.
+    public var controlSocketMode: Int = 0o660
     public var store = StoreKind.file
     public var postgresURL = ""
     public var backend = BackendKind.disk
@@ -77,8 +93,11 @@ public struct ServiceConfig: Sendable, Equatable {
     }
 
     public var resolvedIssuer: String {
-        issuer.isEmpty ? "http://\(publicListen)" : issuer
+        issuer.isEmpty ? "\(publicTLSCert.isEmpty ? "http" : "https")://\(publicListen)" : issuer
     }
+
+    /// Whether control API callers may authenticate with client certificates.
+    public var usesControlMTLS: Bool { !controlClientCA.isEmpty }
 
     public var resolvedInstanceID: String {
         instanceID.isEmpty ? "\(ProcessInfo.processInfo.hostName)-\(getpid())" : instanceID
@@ -113,8 +132,29 @@ public struct ServiceConfig: Sendable, Equatable {
             try fail("store postgres needs postgres-url (or the PG* environment variables)")
         }
         if !(7...30).contains(awsDeletionWindowDays) { try fail("aws-deletion-window-days must be between 7 and 30") }
-        if usesGeneratedControlToken, let host = Self.tcpHost(controlListen), !Self.isLoopback(host) {
-            try fail("control-listen \(controlListen) is not a loopback address: set control-token-file (and admin-token-file) explicitly instead of relying on the generated token")
+        if publicTLSCert.isEmpty != publicTLSKey.isEmpty {
+            try fail("public-tls-cert and public-tls-key must be set together (got only \(publicTLSCert.isEmpty ? "public-tls-key" : "public-tls-cert"))")
+        }
+        if controlTLSCert.isEmpty != controlTLSKey.isEmpty {
+            try fail("control-tls-cert and control-tls-key must be set together (got only \(controlTLSCert.isEmpty ? "control-tls-key" : "control-tls-cert"))")
+        }
+        if !controlClientCA.isEmpty && controlTLSCert.isEmpty {
+            try fail("control-client-ca needs TLS on the control listener: set control-tls-cert and control-tls-key")
+        }
+        for (setting, patterns) in [("control-allow-spiffe-id", controlAllowSPIFFEIDs), ("admin-spiffe-id", adminSPIFFEIDs)] {
+            if !patterns.isEmpty && controlClientCA.isEmpty {
+                try fail("\(setting) needs control-client-ca (the CA bundle client certificates must chain to)")
+            }
+            for pattern in patterns where SPIFFEIDPattern(pattern) == nil {
+                try fail("\(setting): \"\(pattern)\" is not a SPIFFE ID pattern (spiffe://trust-domain/path, '*' for one whole path segment)")
+            }
+        }
+        if usesControlMTLS && controlAllowSPIFFEIDs.isEmpty && adminSPIFFEIDs.isEmpty {
+            try fail("control-client-ca is set but no SPIFFE ID is allowed: add control-allow-spiffe-id or admin-spiffe-id")
+        }
+        if !(0...0o777).contains(controlSocketMode) { try fail("control-socket-mode must be octal permission bits, e.g. 0660") }
+        if usesGeneratedControlToken, !usesControlMTLS, let host = Self.tcpHost(controlListen), !Self.isLoopback(host) {
+            try fail("control-listen \(controlListen) is not a loopback address: set control-token-file (and admin-token-file) explicitly, or require client certificates with control-client-ca, instead of relying on the generated token")
         }
         if maxHeaderBytes < 1024 { try fail("max-header-bytes must be at least 1024") }
         if maxBodyBytes < 1024 { try fail("max-body-bytes must be at least 1024") }

@@ -54,6 +54,13 @@ public enum ServiceSettings {
         }
     }
 
+    private static func strings(_ name: String, _ help: String, _ path: WritableKeyPath<ServiceConfig, [String]> & Sendable) -> ServiceSetting {
+        ServiceSetting(name: name, help: help, repeatable: true) { config, values in
+            config[keyPath: path] = values.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+                .filter { !$0.isEmpty }
+        }
+    }
+
     /// Every setting, in the order the reference documents them.
     public static let all: [ServiceSetting] = [
         string("trust-domain", "SPIFFE trust domain whose JWT keys this instance coordinates", \.trustDomain),
@@ -62,6 +69,20 @@ public enum ServiceSettings {
         string("control-listen", "Control API listener: HOST:PORT or unix:PATH", \.controlListen),
         string("control-token-file", "Bearer token file for the control API (default <state-dir>/control-token, generated)", \.controlTokenFile),
         string("admin-token-file", "Bearer tokens that may also taint and revoke (default: the generated control token, when it is used)", \.adminTokenFile),
+        string("public-tls-cert", "PEM certificate chain for TLS on the public listener (reloaded when it changes)", \.publicTLSCert),
+        string("public-tls-key", "PEM private key for TLS on the public listener", \.publicTLSKey),
+        string("control-tls-cert", "PEM certificate chain for TLS on the control listener (reloaded when it changes)", \.controlTLSCert),
+        string("control-tls-key", "PEM private key for TLS on the control listener", \.controlTLSKey),
+        string("control-client-ca", "PEM CA bundle for client certificates on the control listener (mutual TLS)", \.controlClientCA),
+        strings("control-allow-spiffe-id", "SPIFFE ID whose client certificate is a member caller (repeatable; '*' matches one path segment)", \.controlAllowSPIFFEIDs),
+        strings("admin-spiffe-id", "SPIFFE ID whose client certificate may also taint and revoke (repeatable)", \.adminSPIFFEIDs),
+        ServiceSetting(name: "control-socket-mode", help: "Permission bits (octal) of a unix:PATH control socket", repeatable: false) { config, values in
+            let text = values.last ?? ""
+            guard let mode = Int(text, radix: 8), (0...0o777).contains(mode) else {
+                throw ConfigError("control-socket-mode: \"\(text)\" is not octal permission bits (e.g. 0660)")
+            }
+            config.controlSocketMode = mode
+        },
         choice("store", "Coordination store: file (one host) or postgres (many hosts)", \.store),
         string("postgres-url", "libpq connection URL of the postgres store (PG* variables also apply)", \.postgresURL),
         choice("backend", "Where shared private keys live: disk, aws-kms, gcp-kms, azure-key-vault", \.backend),
@@ -86,7 +107,7 @@ public enum ServiceSettings {
         duration("key-ttl", "Lifetime of a shared key (SPIRE's ca_ttl)", \.keyTTL),
         duration("publish-lead", "Minimum time a key is in the JWKS before servers sign with it", \.publishLead),
         duration("grace", "How long a key stays in the JWKS after its not_after (clock skew)", \.grace),
-        string("issuer", "OIDC issuer in the discovery document (default http://<public-listen>)", \.issuer),
+        string("issuer", "OIDC issuer in the discovery document (default http://<public-listen>, https:// with public TLS)", \.issuer),
         duration("jwks-max-age", "JWKS Cache-Control max-age (default and ceiling: half of publish-lead, at most 5m by default)", \.jwksMaxAge),
         integer("max-keys", "Most keys per family (EC, RSA) the JWKS may hold; AWS IAM accepts 100", \.maxKeysPerFamily),
         integer("max-jwks-bytes", "Largest JWKS document in bytes; nimbus-jose-jwt refuses over 51200", \.maxJWKSBytes),

@@ -18,6 +18,8 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
         r.register("keycoord_http_connections_open", help: "Open client connections, by listener.", kind: .gauge, labels: ["listener"])
         r.register("keycoord_http_connections_rejected_total", help: "Connections refused at accept, by listener and reason.",
                    kind: .counter, labels: ["listener", "reason"])
+        r.register("keycoord_tls_reloads_total", help: "TLS certificate reloads after a file change, by listener and outcome (ok, failed).",
+                   kind: .counter, labels: ["listener", "outcome"])
         r.register("keycoord_keys", help: "Keys in the registry, by key type and state (tainted counted apart).",
                    kind: .gauge, labels: ["key_type", "state"])
         r.register("keycoord_jwks_keys", help: "Keys in the served JWKS, by family.", kind: .gauge, labels: ["family"])
@@ -51,6 +53,10 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
     public func connectionClosed(listener: String) { registry.add("keycoord_http_connections_open", [listener], -1) }
     public func connectionRejected(listener: String, reason: String) {
         registry.add("keycoord_http_connections_rejected_total", [listener, reason])
+    }
+
+    public func tlsContextReloaded(listener: String, error: TLSError?) {
+        registry.add("keycoord_tls_reloads_total", [listener, error == nil ? "ok" : "failed"])
     }
 
     // MARK: CoordinatorObserver

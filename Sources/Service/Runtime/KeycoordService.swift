@@ -59,7 +59,7 @@ public final class KeycoordService: Sendable {
         limits.writeTimeout = config.writeTimeout
         limits.maxConnections = config.maxConnections
         limits.shutdownGrace = config.shutdownGrace
-        self.server = HTTPServer(limits: limits, observer: metrics)
+        self.server = HTTPServer(limits: limits, observer: HTTPEventObserver(metrics: metrics, logger: logger))
 
         let auth = try Self.makeAuthenticator(config, logger: logger)
         PublicAPI(publisher: publisher,
@@ -82,14 +82,18 @@ public final class KeycoordService: Sendable {
             logger.warning("initial rotation step failed; serving anyway, /readyz reports not ready until it succeeds")
         }
         await publisher.start()
-        let publicAddress = try server.listen(ListenAddress(parsing: config.publicListen), name: "public", router: publicRouter)
-        let controlAddress = try server.listen(ListenAddress(parsing: config.controlListen), name: "control", router: controlRouter)
+        let publicAddress = try server.listen(ListenAddress(parsing: config.publicListen), name: "public", router: publicRouter,
+                                              tls: Self.publicTLS(config))
+        let controlAddress = try server.listen(ListenAddress(parsing: config.controlListen), name: "control", router: controlRouter,
+                                               tls: Self.controlTLS(config), unixSocketMode: mode_t(config.controlSocketMode))
         server.start()
         rotation.start()
         logger.notice("keycoord serving", metadata: [
             "trust_domain": .string(config.trustDomain), "public": .string(publicAddress.description),
             "control": .string(controlAddress.description), "store": .string(config.store.rawValue),
             "backend": .string(config.backend.rawValue), "control_token_file": .string(config.resolvedControlTokenFile),
+            "public_tls": .stringConvertible(!config.publicTLSCert.isEmpty),
+            "control_tls": .string(config.usesControlMTLS ? "mutual" : (config.controlTLSCert.isEmpty ? "off" : "on")),
         ])
         return (publicAddress, controlAddress)
     }
@@ -102,6 +106,20 @@ public final class KeycoordService: Sendable {
         publisher.stop()
         await store.close()
         logger.notice("keycoord stopped")
+    }
+
+    private static func publicTLS(_ config: ServiceConfig) -> TLSConfiguration? {
+        guard !config.publicTLSCert.isEmpty else { return nil }
+        return TLSConfiguration(certificateChainFile: config.publicTLSCert, privateKeyFile: config.publicTLSKey)
+    }
+
+    /// Client certificates are optional so bearer tokens keep working beside mTLS; one that
+    /// is sent must chain to `control-client-ca` or the handshake fails.
+    private static func controlTLS(_ config: ServiceConfig) -> TLSConfiguration? {
+        guard !config.controlTLSCert.isEmpty else { return nil }
+        return TLSConfiguration(certificateChainFile: config.controlTLSCert, privateKeyFile: config.controlTLSKey,
+                                clientCAFile: config.usesControlMTLS ? config.controlClientCA : nil,
+                                clientAuth: config.usesControlMTLS ? .optional : .none)
     }
 
     private static func makeAuthenticator(_ config: ServiceConfig, logger: Logger) throws -> ControlAuthenticator {
@@ -123,7 +141,10 @@ public final class KeycoordService: Sendable {
                                metadata: ["file": .string(file.path), "mode": .string(String(info.st_mode & 0o777, radix: 8))])
             }
         }
-        return ControlAuthenticator(memberTokens: members, adminTokens: admins)
+        // validate() has checked every pattern.
+        return ControlAuthenticator(memberTokens: members, adminTokens: admins,
+                                    memberSPIFFEIDs: config.controlAllowSPIFFEIDs.compactMap(SPIFFEIDPattern.init),
+                                    adminSPIFFEIDs: config.adminSPIFFEIDs.compactMap(SPIFFEIDPattern.init))
     }
 
     private static func makeStore(_ config: ServiceConfig, instanceID: String, logger: Logger) async throws -> any CoordinationStore {
