@@ -155,6 +155,10 @@ def stall(r):
         bad.append(s)
     for _ in range(r.get("silent_count", 0)):
         bad.append(socket.create_connection((r["host"], r["port"]), timeout=10))
+    if bad:
+        # Let the server accept and count them before the real client arrives: accepted
+        # connections are adopted by the loops in turn, not in strict arrival order.
+        time.sleep(r.get("settle", 0.3))
     ok = get(r)
     served = ok.get("status") == 200
     closed = []
