@@ -51,6 +51,7 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
             throw CryptoError("trailing bytes after the SubjectPublicKeyInfo")
         }
         try self.init(taking: parsed)
+        try checkPublic()
     }
 
     /// Parses a PEM `PUBLIC KEY` block (SubjectPublicKeyInfo).
@@ -62,6 +63,7 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
             return key
         }
         try self.init(taking: pkey)
+        try checkPublic()
     }
 
     /// Builds an EC public key from JOSE coordinates; the point must lie on the curve.
@@ -121,12 +123,20 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
               EVP_PKEY_fromdata(ctx, &pkey, kc_selection_public_key(), params) == 1, let pkey
         else { throw CryptoError.openSSL("invalid \(type) public key") }
         let key = try PublicKey(taking: pkey)
-        // fromdata does not fully validate the key (RSA modulus sanity, EC point order);
-        // the public check does.
-        guard let check = EVP_PKEY_CTX_new_from_pkey(nil, key.pkey, nil) else { throw CryptoError.openSSL("EVP_PKEY_CTX_new") }
-        defer { EVP_PKEY_CTX_free(check) }
-        guard EVP_PKEY_public_check(check) == 1 else { throw CryptoError.openSSL("invalid \(type) public key") }
+        try key.checkPublic()
         return key
+    }
+
+    /// Neither fromdata nor d2i_PUBKEY fully validates a key (RSA modulus sanity, EC point
+    /// order); the public check does. Every way in runs it, so a key accepted as PEM or DER
+    /// is one that its own JWK would also be accepted as.
+    private func checkPublic() throws {
+        guard let check = EVP_PKEY_CTX_new_from_pkey(nil, pkey, nil) else { throw CryptoError.openSSL("EVP_PKEY_CTX_new") }
+        defer { EVP_PKEY_CTX_free(check) }
+        guard EVP_PKEY_public_check(check) == 1 else {
+            if case .rsa = algorithm { throw CryptoError.openSSL("invalid RSA public key") }
+            throw CryptoError.openSSL("invalid EC public key")
+        }
     }
 
     /// PEM `PUBLIC KEY` encoding.
