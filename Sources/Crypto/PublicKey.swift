@@ -51,7 +51,6 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
             throw CryptoError("trailing bytes after the SubjectPublicKeyInfo")
         }
         try self.init(taking: parsed)
-        try checkPublic()
     }
 
     /// Parses a PEM `PUBLIC KEY` block (SubjectPublicKeyInfo).
@@ -63,7 +62,6 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
             return key
         }
         try self.init(taking: pkey)
-        try checkPublic()
     }
 
     /// Builds an EC public key from JOSE coordinates; the point must lie on the curve.
@@ -123,14 +121,17 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
               EVP_PKEY_fromdata(ctx, &pkey, kc_selection_public_key(), params) == 1, let pkey
         else { throw CryptoError.openSSL("invalid \(type) public key") }
         let key = try PublicKey(taking: pkey)
-        try key.checkPublic()
+        try key.validate()
         return key
     }
 
-    /// Neither fromdata nor d2i_PUBKEY fully validates a key (RSA modulus sanity, EC point
-    /// order); the public check does. Every way in runs it, so a key accepted as PEM or DER
-    /// is one that its own JWK would also be accepted as.
-    private func checkPublic() throws {
+    /// OpenSSL's public-key check (RSA modulus sanity, EC point order), which neither
+    /// fromdata nor d2i_PUBKEY does. The JOSE constructors run it; callers taking PEM or DER
+    /// from outside run it too, so a key accepted in one form is accepted in every form.
+    /// It is not part of parsing DER keycoord stored itself: for some malformed RSA moduli
+    /// the check is probabilistic (Miller-Rabin with random bases), and a stored key must
+    /// parse the same way every time.
+    public func validate() throws {
         guard let check = EVP_PKEY_CTX_new_from_pkey(nil, pkey, nil) else { throw CryptoError.openSSL("EVP_PKEY_CTX_new") }
         defer { EVP_PKEY_CTX_free(check) }
         guard EVP_PKEY_public_check(check) == 1 else {
