@@ -121,12 +121,23 @@ public final class PublicKey: @unchecked Sendable, Equatable, Hashable {
               EVP_PKEY_fromdata(ctx, &pkey, kc_selection_public_key(), params) == 1, let pkey
         else { throw CryptoError.openSSL("invalid \(type) public key") }
         let key = try PublicKey(taking: pkey)
-        // fromdata does not fully validate the key (RSA modulus sanity, EC point order);
-        // the public check does.
-        guard let check = EVP_PKEY_CTX_new_from_pkey(nil, key.pkey, nil) else { throw CryptoError.openSSL("EVP_PKEY_CTX_new") }
-        defer { EVP_PKEY_CTX_free(check) }
-        guard EVP_PKEY_public_check(check) == 1 else { throw CryptoError.openSSL("invalid \(type) public key") }
+        try key.validate()
         return key
+    }
+
+    /// OpenSSL's public-key check (RSA modulus sanity, EC point order), which neither
+    /// fromdata nor d2i_PUBKEY does. The JOSE constructors run it; callers taking PEM or DER
+    /// from outside run it too, so a key accepted in one form is accepted in every form.
+    /// It is not part of parsing DER keycoord stored itself: for some malformed RSA moduli
+    /// the check is probabilistic (Miller-Rabin with random bases), and a stored key must
+    /// parse the same way every time.
+    public func validate() throws {
+        guard let check = EVP_PKEY_CTX_new_from_pkey(nil, pkey, nil) else { throw CryptoError.openSSL("EVP_PKEY_CTX_new") }
+        defer { EVP_PKEY_CTX_free(check) }
+        guard EVP_PKEY_public_check(check) == 1 else {
+            if case .rsa = algorithm { throw CryptoError.openSSL("invalid RSA public key") }
+            throw CryptoError.openSSL("invalid EC public key")
+        }
     }
 
     /// PEM `PUBLIC KEY` encoding.

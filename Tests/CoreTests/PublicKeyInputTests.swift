@@ -36,6 +36,25 @@ import Testing
         }
     }
 
+    /// Found by the public-key-input fuzzer: an RSA key with a broken (here: even) modulus
+    /// parsed as PEM or DER although its own JWK was refused.
+    @Test func pemAndDERGetTheSameKeyCheckAsJWK() throws {
+        let key = try PrivateKey.generate(.rsa(bits: 2048)).publicKey
+        guard case .rsa(let n, _) = key.parameters else { return }
+        var even = n
+        even[even.count - 1] &= 0xFE
+        // The SPKI of `key` differs from that of the even modulus only in the modulus's last byte.
+        var spki = key.der
+        let offset = spki.count - 5 - 1
+        #expect(spki[offset] == n[n.count - 1])
+        spki[offset] = even[even.count - 1]
+        for input in [spki, Array(PEM.encode(spki, label: "PUBLIC KEY").utf8), Array(PEM.base64(spki).utf8)] {
+            #expect(throws: CoordinationError.self) { try PublicKeyInput.parse(input) }
+        }
+        #expect(throws: CoordinationError.self) { try PublicKeyInput.parse(JWK(material: .rsa(n: even, e: [1, 0, 1])).json) }
+        #expect(try PublicKeyInput.parse(key.der) == key)
+    }
+
     @Test func onlySPIREKeyTypesArePublishable() throws {
         #expect(throws: CoordinationError.self) { try PublicKeyInput.keyType(of: try PrivateKey.generate(.ecP521).publicKey) }
         #expect(throws: CoordinationError.self) {

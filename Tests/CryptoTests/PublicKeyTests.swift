@@ -56,6 +56,28 @@ import Testing
         #expect(throws: CryptoError.self) { try PublicKey(pem: "not pem") }
     }
 
+    /// `validate` refuses what the JOSE constructors refuse: the public-key-input fuzzer
+    /// found an RSA SPKI with a broken modulus that parsed as DER while its own JWK was
+    /// refused. Parsing DER alone stays as it was (stored keys re-parse deterministically).
+    @Test func validateRefusesWhatTheJOSEConstructorsRefuse() throws {
+        let key = try PrivateKey.generate(.rsa(bits: 2048)).publicKey
+        guard case .rsa(let n, _) = key.parameters else { return }
+        var even = n
+        even[even.count - 1] &= 0xFE
+        // SPKI for rsaEncryption with modulus `even` and exponent 65537, built by hand.
+        func length(_ count: Int) -> [UInt8] { count < 128 ? [UInt8(count)] : [0x82, UInt8(count >> 8), UInt8(count & 0xFF)] }
+        let modulus: [UInt8] = [0x02] + length(even.count + 1) + [0x00] + even
+        let exponent: [UInt8] = [0x02, 0x03, 0x01, 0x00, 0x01]
+        let rsaKey: [UInt8] = [0x30] + length(modulus.count + exponent.count) + modulus + exponent
+        let bitString: [UInt8] = [0x03] + length(rsaKey.count + 1) + [0x00] + rsaKey
+        let algorithm: [UInt8] = [0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01, 0x05, 0x00]
+        let spki: [UInt8] = [0x30] + length(algorithm.count + bitString.count) + algorithm + bitString
+        #expect(throws: CryptoError.self) { try PublicKey.rsa(n: even, e: [0x01, 0x00, 0x01]) }
+        #expect(throws: CryptoError.self) { try PublicKey(der: spki).validate() }
+        #expect(throws: CryptoError.self) { try PublicKey(pem: PEM.encode(spki, label: "PUBLIC KEY")).validate() }
+        try key.validate()
+    }
+
     /// SPIRE hashes the uncompressed point; a key received compressed must re-encode.
     @Test func compressedPointsAreReencodedUncompressed() throws {
         let key = try PrivateKey.generate(.ecP256).publicKey

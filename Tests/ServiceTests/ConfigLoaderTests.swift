@@ -63,6 +63,13 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(DurationFormat.parse("7d"), .seconds(604_800))
         XCTAssertEqual(DurationFormat.parse("45"), .seconds(45))
         for bad in ["", "h", "1x", "-5s", "1.5h", "1h 30m"] { XCTAssertNil(DurationFormat.parse(bad), bad) }
+        // Found by the config fuzzer: these trapped on Int64 overflow instead of being refused.
+        for huge in ["55555555555555555m", "9223372036854775807", "9223372036854775807s", "106752d",
+                     "36500d1ms", String(repeating: "9000000000d", count: 3)] {
+            XCTAssertNil(DurationFormat.parse(huge), huge)
+        }
+        XCTAssertEqual(DurationFormat.parse("36500d"), .seconds(36_500 * 86_400))
+        XCTAssertEqual(DurationFormat.format(DurationFormat.parse("36500d")!), "36500d")
         XCTAssertEqual(DurationFormat.format(.seconds(5400)), "1h30m")
         XCTAssertEqual(DurationFormat.format(.seconds(86_400)), "1d")
     }

@@ -48,7 +48,9 @@ public enum PublicKeyInput {
             throw CoordinationError.invalid("PEM block must be a PUBLIC KEY (SubjectPublicKeyInfo)")
         }
         do {
-            return try PublicKey(pem: text)
+            let key = try PublicKey(pem: text)
+            try key.validate()
+            return key
         } catch let error as CryptoError {
             throw CoordinationError.invalid("PEM public key is invalid: \(error.message)")
         }
@@ -56,7 +58,9 @@ public enum PublicKeyInput {
 
     private static func der(_ bytes: [UInt8]) throws -> PublicKey {
         do {
-            return try PublicKey(der: bytes)
+            let key = try PublicKey(der: bytes)
+            try key.validate()
+            return key
         } catch let error as CryptoError {
             throw CoordinationError.invalid("DER public key is invalid: \(error.message)")
         }

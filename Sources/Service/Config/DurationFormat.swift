@@ -3,26 +3,35 @@ import Foundation
 /// Parses and prints durations the way operators write them: `90s`, `15m`, `24h`,
 /// `1h30m`, `500ms`, `7d`. A bare number is seconds.
 public enum DurationFormat {
+    /// The longest duration accepted, 100 years: far beyond any sensible setting, and small
+    /// enough that no arithmetic on a parsed duration (sums, `format`) can overflow.
+    public static let maximumMilliseconds: Int64 = 100 * 365 * 86_400_000
+
+    /// The duration `text` names, or nil when it is not one or exceeds the maximum.
     public static func parse(_ text: String) -> Duration? {
         let s = text.trimmingCharacters(in: .whitespaces)
         guard !s.isEmpty else { return nil }
-        if let seconds = Int64(s), seconds >= 0 { return .seconds(seconds) }
-        var total: Duration = .zero
+        if let seconds = Int64(s), seconds >= 0 {
+            return seconds <= maximumMilliseconds / 1000 ? .seconds(seconds) : nil
+        }
+        var totalMilliseconds: Int64 = 0
         var digits = ""
         var unit = ""
         var sawComponent = false
         func flush() -> Bool {
             guard let value = Int64(digits), !unit.isEmpty else { return false }
-            let component: Duration
+            let factor: Int64
             switch unit {
-            case "ms": component = .milliseconds(value)
-            case "s": component = .seconds(value)
-            case "m": component = .seconds(value * 60)
-            case "h": component = .seconds(value * 3600)
-            case "d": component = .seconds(value * 86_400)
+            case "ms": factor = 1
+            case "s": factor = 1000
+            case "m": factor = 60_000
+            case "h": factor = 3_600_000
+            case "d": factor = 86_400_000
             default: return false
             }
-            total += component
+            // Checked before multiplying: an operator's typo must be refused, not trap.
+            guard value <= (maximumMilliseconds - totalMilliseconds) / factor else { return false }
+            totalMilliseconds += value * factor
             digits = ""
             unit = ""
             sawComponent = true
@@ -40,7 +49,7 @@ public enum DurationFormat {
             }
         }
         guard flush(), sawComponent else { return nil }
-        return total
+        return .milliseconds(totalMilliseconds)
     }
 
     /// The shortest exact rendering, e.g. `24h`, `15m`, `1h30m`, `250ms`.
