@@ -13,7 +13,7 @@ import TestSupport
 
     @Test(arguments: [11, 12, 13])
     func invariantsHoldOverLongTimelines(seed: UInt64) async throws {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         let clock = ManualClock()
         let store = InMemoryStore(clock: clock.function)
         let backend = InMemoryBackend(clock: clock.function)
@@ -71,4 +71,4 @@ import TestSupport
     }
 }
 
-extension SplitMix: RandomNumberGenerator {}
+extension SplitMix64: RandomNumberGenerator {}

@@ -2,6 +2,7 @@ import Core
 import Crypto
 import Foundation
 import Testing
+import TestSupport
 
 /// The rotation schedule as a pure function: a full timeline, taints, and a randomized
 /// run over long timelines checking that the JWKS never holds more than three keys of a
@@ -167,7 +168,7 @@ import Testing
     /// a non-emergency activation happens only after publish_lead.
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8])
     func neverMoreThanThreeKeys(seed: UInt64) {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         let policy = RotationPolicy(ttl: .seconds(24 * 3600), publishLead: .seconds(15 * 60), grace: .seconds(5 * 60))
         var sim = Simulation(policy: policy)
         for step in 0..<3000 {
@@ -226,18 +227,5 @@ import Testing
         } catch CoordinationError.invalid(let message) {
             #expect(message.contains("publish_lead") && message.contains("half"))
         }
-    }
-}
-
-/// A small deterministic generator, so a failing seed can be replayed.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

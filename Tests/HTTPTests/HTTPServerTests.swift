@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import HTTPTypes
 import Testing
+import TestSupport
 @testable import HTTP
 
 /// The server over real loopback sockets: keep-alive, pipelining, bodies, limits, timeouts,
