@@ -16,16 +16,17 @@ enum JSONEncoding {
         switch value {
         case let string as String:
             out += JSONText.quoted(string)
-        case let bool as Bool where !(value is NSNumber) || String(cString: (value as! NSNumber).objCType) == "c":
+        case let bool as Bool where type(of: value) == Bool.self:
             out += bool ? "true" : "false"
+        case let number as NSNumber where type(of: value) is NSNumber.Type:
+            // Foundation's own numbers (from JSONSerialization): booleans have objCType "c".
+            out += String(cString: number.objCType) == "c" ? (number.boolValue ? "true" : "false") : number.stringValue
         case let int as Int:
             out += String(int)
         case let int as Int64:
             out += String(int)
         case let uint as UInt64:
             out += String(uint)
-        case let number as NSNumber:
-            out += number.stringValue
         case let array as [Any]:
             out += "["
             for (index, element) in array.enumerated() {
