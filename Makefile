@@ -26,10 +26,12 @@ release: deps
 run: build
 	$(BIN) serve $(RUN_ARGS)
 
-# Every test: Swift tests (with a throwaway PostgreSQL and moto) and the static checks.
+# Every test: Swift tests (with a throwaway PostgreSQL and moto), the release build the
+# Dockerfile runs, and the static checks of the deployment files against that binary.
 test: test-deps
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	./scripts/with-test-services.sh $(SWIFT) test --skip-build --no-parallel $(SWIFT_FLAGS)
+	$(MAKE) --no-print-directory release
 	$(MAKE) --no-print-directory check-static
 
 # Checks of files no Swift test reads: the OpenAPI document is also validated in ServiceTests.

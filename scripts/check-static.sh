@@ -22,11 +22,13 @@ grep -q '^RUN make release' Dockerfile || { echo "Dockerfile must build with 'ma
 grep -q '^release:' Makefile || { echo "Makefile lacks the release target" >&2; exit 1; }
 
 echo "check-static: the runtime stage installs every shared library keycoord links"
-BIN="$(swift build --show-bin-path)/keycoord"
+# The release binary `make release` builds (what the Dockerfile ships); else the debug one.
+BIN="$(swift build -c release --show-bin-path)/keycoord"
+[ -x "$BIN" ] || BIN="$(swift build --show-bin-path)/keycoord"
 [ -x "$BIN" ] || { echo "build keycoord first ($BIN missing)" >&2; exit 1; }
 RUNTIME_PACKAGES="$(awk '/^FROM debian/{runtime=1} runtime && !/^[[:space:]]*#/' Dockerfile | tr ' \\' '\n\n' | grep -E '^lib[a-z0-9.+-]+$' | sort -u)"
 # The libraries keycoord itself names (DT_NEEDED); theirs come with their packages.
-# In this debug build the Swift runtime is shared; the release build links it in
+# A debug build links the Swift runtime as shared libraries; the release build links it in
 # (--static-swift-stdlib), and static FoundationNetworking then links libcurl itself.
 needed() { readelf -d "$1" | awk '/NEEDED/ {gsub(/[\[\]]/, "", $5); print $5}'; }
 NEEDED="$(needed "$BIN")"
