@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["COpenSSL"]),
         .target(name: "CHTTPShims"),
         .target(name: "HTTP", dependencies: [
-            "CHTTPShims", "COpenSSL",
+            "CHTTPShims", "COpenSSL", "Crypto",
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .target(name: "Core", dependencies: ["Crypto"]),

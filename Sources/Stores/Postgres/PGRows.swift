@@ -23,31 +23,35 @@ struct PGRows: Sendable {
     }
 
     func string(_ row: Int, _ name: String) throws -> String {
-        guard let value = try optionalString(row, name) else {
-            throw PGError.protocolViolation("column \(name) is NULL")
-        }
-        return value
+        try required(optionalString(row, name), name)
     }
 
     func int64(_ row: Int, _ name: String) throws -> Int64 {
-        guard let value = try optionalInt64(row, name) else { throw PGError.protocolViolation("column \(name) is NULL") }
-        return value
+        try required(optionalInt64(row, name), name)
     }
 
     func optionalInt64(_ row: Int, _ name: String) throws -> Int64? {
-        guard let text = try optionalString(row, name) else { return nil }
-        guard let value = Int64(text) else { throw PGError.protocolViolation("column \(name) is not an integer: \(text)") }
-        return value
+        try optional(row, name, "an integer", Int64.init)
     }
 
     func double(_ row: Int, _ name: String) throws -> Double {
-        guard let value = try optionalDouble(row, name) else { throw PGError.protocolViolation("column \(name) is NULL") }
-        return value
+        try required(optionalDouble(row, name), name)
     }
 
     func optionalDouble(_ row: Int, _ name: String) throws -> Double? {
+        try optional(row, name, "a number", Double.init)
+    }
+
+    /// A NULL where the schema forbids one means the database is not what keycoord expects.
+    private func required<T>(_ value: T?, _ name: String) throws -> T {
+        guard let value else { throw PGError.protocolViolation("column \(name) is NULL") }
+        return value
+    }
+
+    /// A nullable column parsed from its text form.
+    private func optional<T>(_ row: Int, _ name: String, _ kind: String, _ parse: (String) -> T?) throws -> T? {
         guard let text = try optionalString(row, name) else { return nil }
-        guard let value = Double(text) else { throw PGError.protocolViolation("column \(name) is not a number: \(text)") }
+        guard let value = parse(text) else { throw PGError.protocolViolation("column \(name) is not \(kind): \(text)") }
         return value
     }
 
