@@ -20,15 +20,16 @@ let package = Package(
 
         .target(name: "Crypto", dependencies: ["COpenSSL"]),
         .target(name: "CHTTPShims"),
+        .target(name: "EventIO"),
         .target(name: "HTTP", dependencies: [
-            "CHTTPShims", "COpenSSL", "Crypto",
+            "CHTTPShims", "COpenSSL", "Crypto", "EventIO",
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .target(name: "Core", dependencies: ["Crypto"]),
         // Durable POSIX file operations (atomic replace, flock, 0700/0600) shared by the
         // file store and the disk backend, which may not import each other.
         .target(name: "FileSupport"),
-        .target(name: "Stores", dependencies: ["Core", "Crypto", "CLibPQ", "FileSupport",
+        .target(name: "Stores", dependencies: ["Core", "Crypto", "CLibPQ", "EventIO", "FileSupport",
                                                .product(name: "Logging", package: "swift-log")]),
         .target(name: "Backends", dependencies: ["Core", "Crypto", "FileSupport",
                                                  .product(name: "Logging", package: "swift-log")]),
@@ -52,11 +53,11 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["Crypto", "Core"], path: "Tests/TestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "EventIO", "TestSupport"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "Crypto", "TestSupport"]),
         // A child process for the file store's crash tests (killed with SIGKILL mid-operation).
         .executableTarget(name: "FileStoreTestHelper", dependencies: ["Stores", "Core"], path: "Tests/FileStoreTestHelper"),
-        .testTarget(name: "StoresTests", dependencies: ["Stores", "Core", "TestSupport", "FileStoreTestHelper"]),
+        .testTarget(name: "StoresTests", dependencies: ["Stores", "Core", "EventIO", "TestSupport", "FileStoreTestHelper"]),
         .testTarget(name: "BackendsTests", dependencies: ["Backends", "Core", "Crypto", "TestSupport"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "Core", "Crypto", "TestSupport"]),
     ]

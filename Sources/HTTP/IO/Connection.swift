@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CHTTPShims
+import EventIO
 import HTTPTypes
 
 /// One accepted HTTP/1.x connection: reads, frames and dispatches requests, and writes the
@@ -357,6 +358,18 @@ final class Connection: @unchecked Sendable {
                 Task {
                     let response = await body(request)
                     loop.execute { self.complete(sequence: sequence, response: response) }
+                }
+            case .asyncOnLoop(let body):
+                let sequence = firstSequence + UInt64(slots.count)
+                enqueue(slot)
+                let loop = self.loop
+                Task(executorPreference: loop) {
+                    let response = await CurrentReactor.$value.withValue(loop) { await body(request) }
+                    if loop.inLoop {
+                        self.complete(sequence: sequence, response: response)
+                    } else {
+                        loop.execute { self.complete(sequence: sequence, response: response) }
+                    }
                 }
             }
         case .methodNotAllowed(let allow, let template):

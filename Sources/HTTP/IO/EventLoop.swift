@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import CHTTPShims
+import EventIO
 import Synchronization
 
 /// One thread blocked in `epoll_wait`, owning the connections it accepted. The server runs
@@ -10,13 +11,32 @@ import Synchronization
 /// wakes one loop per incoming connection. Level-triggered interest is changed only when a
 /// connection switches between reading and writing, so the steady keep-alive path costs one
 /// `recv` and one `sendmsg` per batch and no `epoll_ctl`.
+///
+/// A loop is also a `TaskExecutor` and a `SocketReactor`: a handler registered with
+/// `.asyncOnLoop` runs as a task on its connection's loop, and a driver awaiting its own
+/// socket (libpq) is woken by this loop's `epoll_wait`. A request that waits on PostgreSQL
+/// then costs no thread hand-off: parse, send the statement, wait, answer, all on one thread.
 final class EventLoop: @unchecked Sendable {
-    // @unchecked: everything except `tasks` and `wakeFD` is touched only on the loop's own
-    // thread; other threads reach the loop solely through `execute`, which is locked.
+    // @unchecked: everything except `inbox`, `closed`, `threadID` and `wakeFD` is touched only
+    // on the loop's own thread; other threads reach the loop solely through `execute`, which
+    // is locked.
     let context: ServerContext
     private let epollFD: Int32
     private let wakeFD: Int32
-    private let tasks = Mutex<[@Sendable () -> Void]>([])
+    private struct Inbox {
+        var tasks: [@Sendable () -> Void] = []
+        var closed = false
+    }
+    private let inbox = Mutex(Inbox())
+    /// Set once the loop has ended: work sent to it then runs on Dispatch's global queue.
+    private let closed = Atomic<Bool>(false)
+    /// The loop's thread (`pthread_self`), 0 before it runs.
+    private let threadID = Atomic<UInt>(0)
+    /// Task jobs enqueued from the loop's own thread; they run before the next `epoll_wait`
+    /// without a wakeup.
+    private var localJobs: [UnownedJob] = []
+    /// Tasks waiting for a foreign socket (a PostgreSQL connection) to become readable.
+    private var watchers: [Int32: UnsafeContinuation<Bool, Never>] = [:]
     private var connections: [Connection?] = []
     private var listeners: [Int32: ListenerSocket] = [:]
     /// Listeners taken out of the epoll set while the process is out of descriptors, with
@@ -68,21 +88,38 @@ final class EventLoop: @unchecked Sendable {
         vectors.deallocate()
     }
 
-    /// Runs `task` on the loop's thread soon; callable from any thread.
+    /// Runs `task` on the loop's thread soon; callable from any thread. Once the loop has
+    /// ended, `task` runs on Dispatch's global queue instead, so late work is never lost.
     func execute(_ task: @escaping @Sendable () -> Void) {
-        tasks.withLock { $0.append(task) }
+        let accepted = inbox.withLock { inbox in
+            guard !inbox.closed else { return false }
+            inbox.tasks.append(task)
+            return true
+        }
+        guard accepted else {
+            DispatchQueue.global().async(execute: task)
+            return
+        }
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
+    }
+
+    /// True on the loop's own thread.
+    var inLoop: Bool {
+        threadID.load(ordering: .relaxed) == UInt(pthread_self())
     }
 
     /// The loop body; returns after `stop()`.
     func run() {
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Self.maxEvents)
         defer { events.deallocate() }
+        threadID.store(UInt(pthread_self()), ordering: .relaxed)
         nextSweep = Self.now() + context.sweepNanoseconds
         while running {
+            runLocalJobs()
             let now = Self.now()
-            let timeout = nextSweep > now ? Int32(min((nextSweep - now) / 1_000_000 + 1, 1000)) : 0
+            var timeout = nextSweep > now ? Int32(min((nextSweep - now) / 1_000_000 + 1, 1000)) : 0
+            if !localJobs.isEmpty { timeout = 0 }
             let count = epoll_wait(epollFD, events, Int32(Self.maxEvents), timeout)
             date.refresh()
             if count > 0 {
@@ -93,6 +130,9 @@ final class EventLoop: @unchecked Sendable {
                         runTasks()
                     } else if let listener = listeners[fd] {
                         acceptConnections(listener)
+                    } else if !watchers.isEmpty, let waiter = watchers.removeValue(forKey: fd) {
+                        epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+                        waiter.resume(returning: true)
                     } else if fd >= 0, fd < connections.count, let connection = connections[Int(fd)] {
                         connection.handle(events: event.events)
                     }
@@ -107,6 +147,22 @@ final class EventLoop: @unchecked Sendable {
         for fd in listeners.keys { epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil) }
         listeners = [:]
         peers = []
+        // From here on `execute` and `enqueue` hand work to Dispatch; what is already queued
+        // runs now, and socket waiters learn that this loop no longer watches.
+        closed.store(true, ordering: .releasing)
+        let leftovers = inbox.withLock { inbox in
+            inbox.closed = true
+            defer { inbox.tasks.removeAll() }
+            return inbox.tasks
+        }
+        for task in leftovers { task() }
+        runLocalJobs()
+        let waiting = watchers
+        watchers.removeAll()
+        for (fd, waiter) in waiting {
+            epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+            waiter.resume(returning: false)
+        }
         close(wakeFD)
         close(epollFD)
         finished.store(true, ordering: .releasing)
@@ -115,12 +171,23 @@ final class EventLoop: @unchecked Sendable {
     private func runTasks() {
         var value: UInt64 = 0
         _ = read(wakeFD, &value, 8)
-        let pending = tasks.withLock { tasks in
-            let pending = tasks
-            tasks.removeAll()
-            return pending
+        let pending = inbox.withLock { inbox in
+            defer { inbox.tasks.removeAll(keepingCapacity: true) }
+            return inbox.tasks
         }
         for task in pending { task() }
+    }
+
+    /// Runs the task jobs queued from this thread, including those they queue in turn, up
+    /// to a bound so sockets are not starved; what is left runs after the next poll.
+    private func runLocalJobs() {
+        var rounds = 0
+        while !localJobs.isEmpty, rounds < 16 {
+            let jobs = localJobs
+            localJobs.removeAll(keepingCapacity: true)
+            for job in jobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
+            rounds += 1
+        }
     }
 
     // MARK: Listeners (loop thread)
@@ -296,5 +363,45 @@ final class EventLoop: @unchecked Sendable {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+}
+
+extension EventLoop: TaskExecutor {
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        if inLoop, !closed.load(ordering: .acquiring) {
+            localJobs.append(job)
+        } else {
+            execute { [self] in job.runSynchronously(on: asUnownedTaskExecutor()) }
+        }
+    }
+}
+
+extension EventLoop: SocketReactor {
+    func readable(_ fileDescriptor: Int32) async -> Bool {
+        await withUnsafeContinuation { continuation in
+            if inLoop {
+                watch(fileDescriptor, continuation)
+            } else {
+                execute { [self] in watch(fileDescriptor, continuation) }
+            }
+        }
+    }
+
+    /// Adds a one-time readability watch (loop thread, or Dispatch once the loop has ended,
+    /// in which case the waiter is told at once that nobody watches).
+    private func watch(_ fd: Int32, _ waiter: UnsafeContinuation<Bool, Never>) {
+        guard !closed.load(ordering: .acquiring), running, watchers[fd] == nil else {
+            waiter.resume(returning: false)
+            return
+        }
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
+        event.data.fd = fd
+        guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
+            waiter.resume(returning: false)
+            return
+        }
+        watchers[fd] = waiter
     }
 }

@@ -1,3 +1,4 @@
+import EventIO
 import Foundation
 import HTTPTypes
 import Synchronization
@@ -26,6 +27,34 @@ enum TestServer {
             try? await Task.sleep(for: .milliseconds(milliseconds))
             return HTTPServerResponse(status: .ok, body: Array("slow \(request.queryValue("i") ?? "")".utf8))
         })
+        // On the connection's loop: waits for a socket the loop watches (a socketpair written
+        // from another thread after `ms`), and reports whether the handler stayed on one
+        // thread across the wait and what it read.
+        router.add(.get, "/on-loop", .asyncOnLoop { request in
+            let milliseconds = Int(request.queryValue("ms") ?? "0") ?? 0
+            let before = pthread_self()
+            guard let reactor = CurrentReactor.value else {
+                return HTTPServerResponse(status: .internalServerError, body: Array("no reactor".utf8))
+            }
+            lastReactor.withLock { $0 = reactor }
+            var pair: [Int32] = [0, 0]
+            guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else {
+                return HTTPServerResponse(status: .internalServerError)
+            }
+            defer { close(pair[0]); close(pair[1]) }
+            let writer = pair[1]
+            let message = request.queryValue("i") ?? "x"
+            Thread.detachNewThread {
+                usleep(UInt32(milliseconds) * 1000)
+                _ = message.withCString { write(writer, $0, strlen($0)) }
+            }
+            let woken = await reactor.readable(pair[0])
+            let sameThread = pthread_equal(before, pthread_self()) != 0
+            var buffer = [UInt8](repeating: 0, count: 64)
+            let count = read(pair[0], &buffer, buffer.count)
+            let text = "readable=\(woken) same-thread=\(sameThread) data=\(String(decoding: buffer.prefix(max(0, count)), as: UTF8.self))"
+            return HTTPServerResponse(status: .ok, body: Array(text.utf8))
+        })
         router.add(.get, "/v1/keys/{kid}", .sync { request in
             let text = "\(request.routeTemplate ?? "") \(request.pathParameters["kid"] ?? "") \(request.localListener)"
             return HTTPServerResponse(status: .ok, body: Array(text.utf8))
@@ -51,6 +80,9 @@ enum TestServer {
         await server.shutdown()
     }
 }
+
+/// The reactor the last `/on-loop` request ran on, to probe it after the server stopped.
+let lastReactor = Mutex<(any SocketReactor)?>(nil)
 
 /// Counts observer calls, for assertions.
 final class CountingObserver: HTTPServerObserver {
