@@ -52,7 +52,7 @@ struct PostgresDriverTests {
         let victim = try await PostgresTestSupport.connect(url)
         let killer = try await PostgresTestSupport.connect(url)
         defer { Task { await victim.close(); await killer.close() } }
-        let pid = await victim.backendPID
+        let pid = victim.backendPID
         #expect(try await killer.query("SELECT pg_terminate_backend($1) AS ok", [String(pid)]).bool(0, "ok"))
         do {
             try await victim.query("SELECT 1")
@@ -61,10 +61,10 @@ struct PostgresDriverTests {
             #expect(error.kind == .connectionLost)
             #expect(error.isUnavailable)
         }
-        #expect(await victim.isConnected == false)
+        #expect(victim.isConnected == false)
         try await victim.reconnect()
         #expect(try await victim.query("SELECT 2 AS n").int64(0, "n") == 2)
-        #expect(await victim.backendPID != pid)
+        #expect(victim.backendPID != pid)
     }
 
     @Test func unreachableServerFailsFast() async throws {

@@ -45,6 +45,12 @@ public struct ServiceConfig: Sendable, Equatable {
     public var controlSocketMode: Int = 0o660
     public var store = StoreKind.file
     public var postgresURL = ""
+    /// Sessions for registry statements, per sidecar.
+    public var postgresPoolSize = 4
+    /// Sessions freed by released leases kept open for the next acquire.
+    public var postgresLeaseSpares = 64
+    /// Idle pool and spare lease sessions are closed after this long unused.
+    public var postgresIdleTimeout: Duration = .seconds(60)
     public var backend = BackendKind.disk
     /// Disk backend key directory; empty means `<state-dir>/keys`.
     public var keysDir = ""
@@ -131,6 +137,9 @@ public struct ServiceConfig: Sendable, Equatable {
         if store == .postgres && postgresURL.isEmpty && ProcessInfo.processInfo.environment["PGHOST"] == nil {
             try fail("store postgres needs postgres-url (or the PG* environment variables)")
         }
+        if !(1...256).contains(postgresPoolSize) { try fail("postgres-pool-size must be between 1 and 256") }
+        if !(0...4096).contains(postgresLeaseSpares) { try fail("postgres-lease-spares must be between 0 and 4096") }
+        if postgresIdleTimeout < .seconds(1) { try fail("postgres-idle-timeout must be at least 1s") }
         if !(7...30).contains(awsDeletionWindowDays) { try fail("aws-deletion-window-days must be between 7 and 30") }
         if publicTLSCert.isEmpty != publicTLSKey.isEmpty {
             try fail("public-tls-cert and public-tls-key must be set together (got only \(publicTLSCert.isEmpty ? "public-tls-key" : "public-tls-cert"))")

@@ -85,6 +85,9 @@ public enum ServiceSettings {
         },
         choice("store", "Coordination store: file (one host) or postgres (many hosts)", \.store),
         string("postgres-url", "libpq connection URL of the postgres store (PG* variables also apply)", \.postgresURL),
+        integer("postgres-pool-size", "PostgreSQL sessions for registry statements, per sidecar", \.postgresPoolSize),
+        integer("postgres-lease-spares", "Sessions freed by released locks kept open for the next acquire (each held lock pins one session)", \.postgresLeaseSpares),
+        duration("postgres-idle-timeout", "Idle PostgreSQL sessions (pool and lock spares) are closed after this long", \.postgresIdleTimeout),
         choice("backend", "Where shared private keys live: disk, aws-kms, gcp-kms, azure-key-vault", \.backend),
         string("keys-dir", "Disk backend key directory, shared with the SPIRE servers (default <state-dir>/keys)", \.keysDir),
         ServiceSetting(name: "kid-format", help: "Key id rule: spire (default), spire-fips or rfc7638", repeatable: false) { config, values in

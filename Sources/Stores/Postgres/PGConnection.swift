@@ -1,11 +1,18 @@
 import Dispatch
+import EventIO
 import Foundation
 
-/// An async face on one libpq connection. libpq calls block, so each connection owns a
-/// serial Dispatch queue and every call runs there; callers await a continuation and the
-/// Swift cooperative pool is never blocked on the network.
+/// An async face on one libpq connection, used by one task at a time (a pool hands it out
+/// exclusively). A statement is sent without blocking and its answer awaited in one of two
+/// ways:
+/// - on an HTTP event loop (`CurrentReactor.value` is set), the loop watches the socket and
+///   the task resumes on the loop: no thread hand-off at all;
+/// - anywhere else, the wait blocks the connection's own serial Dispatch queue, never the
+///   Swift cooperative pool.
+/// Connecting and closing always run on the queue.
 ///
-/// `@unchecked Sendable`: the only mutable state, `raw`, is touched exclusively on `queue`.
+/// `@unchecked Sendable`: `raw` is used by one caller at a time, on the caller's thread or on
+/// `queue`, each use ordered after the previous by the await between them.
 final class PGConnection: @unchecked Sendable {
     private let raw: PGRawConnection
     private let queue: DispatchQueue
@@ -31,9 +38,20 @@ final class PGConnection: @unchecked Sendable {
         }
     }
 
+    /// Runs one statement (text parameters, nil is NULL) and returns its rows.
     @discardableResult
     func query(_ sql: String, _ parameters: [String?] = []) async throws -> PGRows {
-        try await run { try $0.execute(sql, parameters) }
+        guard let reactor = CurrentReactor.value else {
+            return try await run { try $0.execute(sql, parameters) }
+        }
+        try raw.send(sql, parameters)
+        while true {
+            if let outcome = raw.collect() { return try outcome.get() }
+            guard await reactor.readable(raw.socket) else {
+                // The loop is shutting down: finish the statement off the loop.
+                return try await run { try $0.collectBlocking() }
+            }
+        }
     }
 
     /// Reopens a broken connection in place.
@@ -41,20 +59,20 @@ final class PGConnection: @unchecked Sendable {
         try await run { try $0.connect() }
     }
 
-    var isConnected: Bool {
-        get async { (try? await run { $0.isConnected }) ?? false }
-    }
+    /// True while libpq believes the connection usable (a cheap check, not a probe).
+    var isConnected: Bool { raw.isConnected }
 
     /// Connected and outside any transaction: fit to go back to a pool.
-    var isIdle: Bool {
-        get async { (try? await run { $0.isIdle }) ?? false }
-    }
+    var isIdle: Bool { raw.isIdle }
 
-    var backendPID: Int32 {
-        get async { (try? await run { $0.backendPID }) ?? 0 }
-    }
+    var backendPID: Int32 { raw.backendPID }
 
     func close() async {
         _ = try? await run { $0.close() }
+    }
+
+    /// Closes the connection on its queue without waiting (a close sends a Terminate message).
+    func closeInBackground() {
+        queue.async { [self] in raw.close() }
     }
 }

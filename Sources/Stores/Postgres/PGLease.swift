@@ -3,8 +3,8 @@ import Foundation
 import Synchronization
 
 /// A lease this instance granted: the pinned session holding `pg_advisory_lock(key)` and the
-/// lease's local expiry. `end()` succeeds exactly once, so expiry, release, renewal failure
-/// and close never tear a lease down twice.
+/// lease's local expiry (the store's `PGExpiryTimer` ends it then). `end()` succeeds exactly
+/// once, so expiry, release, renewal failure and close never tear a lease down twice.
 final class PGLease: Sendable {
     let name: String
     let leaseID: String
@@ -17,7 +17,6 @@ final class PGLease: Sendable {
     private struct State {
         var expiresAt: Date
         var ended = false
-        var timer: Task<Void, Never>?
     }
 
     private let state: Mutex<State>
@@ -46,10 +45,6 @@ final class PGLease: Sendable {
                   acquiredAt: acquiredAt, expiresAt: expiresAt)
     }
 
-    func setTimer(_ timer: Task<Void, Never>) {
-        state.withLock { $0.timer = timer }
-    }
-
     /// Moves the expiry; false when the lease ended meanwhile.
     func extend(to expiresAt: Date) -> Bool {
         state.withLock { state in
@@ -59,15 +54,12 @@ final class PGLease: Sendable {
         }
     }
 
-    /// Marks the lease ended and stops its timer; true only for the first caller.
+    /// Marks the lease ended; true only for the first caller.
     func end() -> Bool {
-        let timer = state.withLock { state -> Task<Void, Never>?? in
-            guard !state.ended else { return .none }
+        state.withLock { state in
+            guard !state.ended else { return false }
             state.ended = true
-            return .some(state.timer)
+            return true
         }
-        guard case .some(let running) = timer else { return false }
-        running?.cancel()
-        return true
     }
 }

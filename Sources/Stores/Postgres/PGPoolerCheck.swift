@@ -14,7 +14,7 @@ import Core
 /// connections, so it should connect to PostgreSQL directly.
 enum PGPoolerCheck {
     static func verify(_ connection: PGConnection) async throws {
-        let announced = await connection.backendPID
+        let announced = connection.backendPID
         let first = try await connection.query("SELECT pg_backend_pid() AS pid").int64(0, "pid")
         let second = try await connection.query("SELECT pg_backend_pid() AS pid").int64(0, "pid")
         guard first == second, first == Int64(announced) else {

@@ -101,28 +101,88 @@ final class PGRawConnection {
     /// always a constant of the caller's; values only ever travel as parameters.
     @discardableResult
     func execute(_ sql: String, _ parameters: [String?] = []) throws -> PGRows {
-        guard let handle, PQstatus(handle) == CONNECTION_OK else {
-            throw PGError.connectionLost("not connected to PostgreSQL")
-        }
-        let copies = parameters.map { $0.map { strdup($0) } ?? nil }
-        defer { copies.forEach { free($0) } }
-        var pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
-        let result = pointers.withUnsafeMutableBufferPointer { buffer in
-            PQexecParams(handle, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
+        let handle = try connectedHandle()
+        let result = Self.withParameters(parameters) { values in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }
         guard let result else {
             throw PGError.connectionLost(Self.trimmed(PQerrorMessage(handle)))
         }
         defer { PQclear(result) }
+        return try Self.outcome(of: result, on: handle).get()
+    }
+
+    /// Sends one statement without waiting for its answer (the same rules as `execute`);
+    /// collect the answer with `collect` once the socket is readable.
+    func send(_ sql: String, _ parameters: [String?] = []) throws {
+        let handle = try connectedHandle()
+        let sent = Self.withParameters(parameters) { values in
+            PQsendQueryParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
+        guard sent == 1 else { throw PGError.connectionLost(Self.trimmed(PQerrorMessage(handle))) }
+        pending = nil
+    }
+
+    /// Reads what has arrived for the statement `send` sent, without blocking: its outcome
+    /// once the server has answered completely, nil while more is to come (wait for the
+    /// socket to be readable again).
+    func collect() -> Result<PGRows, PGError>? {
+        guard let handle else { return .failure(PGError.connectionLost("not connected to PostgreSQL")) }
+        guard PQconsumeInput(handle) == 1 else {
+            return .failure(PGError.connectionLost(Self.trimmed(PQerrorMessage(handle))))
+        }
+        while PQisBusy(handle) == 0 {
+            guard let result = PQgetResult(handle) else {
+                defer { pending = nil }
+                return pending ?? .failure(PGError.connectionLost(Self.trimmed(PQerrorMessage(handle))))
+            }
+            // One statement yields one result; keep the first (an error, if any, comes first).
+            if pending == nil { pending = Self.outcome(of: result, on: handle) }
+            PQclear(result)
+        }
+        return nil
+    }
+
+    /// Finishes a statement `send` sent by blocking on the socket: for callers no reactor
+    /// serves.
+    func collectBlocking() throws -> PGRows {
+        while true {
+            if let outcome = collect() { return try outcome.get() }
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, -1) < 0, errno != EINTR {
+                throw PGError.connectionLost("waiting for PostgreSQL failed: errno \(errno)")
+            }
+        }
+    }
+
+    /// The answer of a statement `send` sent, being assembled by `collect`.
+    private var pending: Result<PGRows, PGError>?
+
+    private func connectedHandle() throws -> OpaquePointer {
+        guard let handle, PQstatus(handle) == CONNECTION_OK else {
+            throw PGError.connectionLost("not connected to PostgreSQL")
+        }
+        return handle
+    }
+
+    private static func withParameters<T>(_ parameters: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> T) -> T {
+        let copies = parameters.map { $0.map { strdup($0) } ?? nil }
+        defer { copies.forEach { free($0) } }
+        var pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
+        return pointers.withUnsafeMutableBufferPointer { body(UnsafePointer($0.baseAddress)) }
+    }
+
+    /// Rows for a successful result, the server's error (with SQLSTATE) otherwise.
+    private static func outcome(of result: OpaquePointer, on handle: OpaquePointer) -> Result<PGRows, PGError> {
         switch PQresultStatus(result) {
         case PGRES_TUPLES_OK, PGRES_COMMAND_OK:
-            return Self.copy(result)
+            return .success(copy(result))
         default:
-            let sqlState = PQresultErrorField(result, Self.diagSQLState).map { String(cString: $0) }
-            let message = Self.trimmed(PQresultErrorMessage(result))
+            let sqlState = PQresultErrorField(result, diagSQLState).map { String(cString: $0) }
+            let message = trimmed(PQresultErrorMessage(result))
             let lost = PQstatus(handle) != CONNECTION_OK
-            throw PGError(kind: lost ? .connectionLost : .server, sqlState: sqlState,
-                          message: message.isEmpty ? Self.trimmed(PQerrorMessage(handle)) : message)
+            return .failure(PGError(kind: lost ? .connectionLost : .server, sqlState: sqlState,
+                                    message: message.isEmpty ? trimmed(PQerrorMessage(handle)) : message))
         }
     }
 

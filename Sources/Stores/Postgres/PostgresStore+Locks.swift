@@ -21,14 +21,12 @@ extension PostgresStore {
                 throw Self.mapped(error)
             }
             do {
-                granted = try await connection.run { [instanceID] raw in
-                    try Self.lockAndBump(raw, name: name, key: key, holder: holder, leaseID: leaseID,
-                                         instance: instanceID, ttl: ttl, wait: wait)
-                }
+                granted = try await Self.lockAndBump(connection, name: name, key: key, holder: holder, leaseID: leaseID,
+                                                     instance: instanceID, ttl: ttl, wait: wait)
                 break
             } catch {
                 // The session may hold the lock without an epoch row; closing it releases the lock.
-                await leaseConnections.checkin(connection, broken: true)
+                leaseConnections.checkin(connection, broken: true)
                 // A spare session that died with a server restart fails on first use; the pool
                 // has now dropped the spares, so one more try on a fresh session is safe (a
                 // dead session holds no lock; at worst an epoch number was skipped).
@@ -37,13 +35,13 @@ extension PostgresStore {
             }
         }
         guard let granted else {
-            await leaseConnections.checkin(connection)
+            leaseConnections.checkin(connection)
             throw try await heldError(name)
         }
         let lease = PGLease(name: name, leaseID: leaseID, holder: holder, fencingToken: granted.token,
                             acquiredAt: granted.acquiredAt, expiresAt: granted.expiresAt, key: key, connection: connection)
         leases.withLock { $0[leaseID] = lease }
-        lease.setTimer(Task { [weak self] in await self?.expire(lease) })
+        expiry.schedule(at: granted.expiresAt)
         logger?.debug("lock acquired", metadata: ["lock": "\(name)", "holder": "\(holder)", "token": "\(granted.token)"])
         return lease.lockLease
     }
@@ -66,16 +64,17 @@ extension PostgresStore {
                 """,
                 [name, leaseID, String(lease.fencingToken), String(expiresAt.timeIntervalSince1970)]).affected == 1
         } catch let error as PGError where error.kind == .connectionLost {
-            await lose(lease, reason: error.message)
+            lose(lease, reason: error.message)
             throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID)
         } catch {
             throw Self.mapped(error)
         }
         guard extended else {
-            await lose(lease, reason: "its epoch row was taken over")
+            lose(lease, reason: "its epoch row was taken over")
             throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID)
         }
         guard lease.extend(to: expiresAt) else { throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID) }
+        expiry.schedule(at: expiresAt)
         return lease.lockLease
     }
 
@@ -156,39 +155,39 @@ extension PostgresStore {
     /// Waiting in `pg_advisory_lock` rather than retrying `pg_try_advisory_lock` costs no
     /// polling, hands the lock over the moment its holder lets go, and serves waiters in
     /// arrival order; it only ties up this dedicated session, which the lease needs anyway.
-    static func lockAndBump(_ raw: PGRawConnection, name: String, key: PGLockKey, holder: String, leaseID: String,
-                            instance: String, ttl: Duration, wait: Duration) throws -> (token: UInt64, acquiredAt: Date, expiresAt: Date)? {
+    static func lockAndBump(_ connection: PGConnection, name: String, key: PGLockKey, holder: String, leaseID: String,
+                            instance: String, ttl: Duration, wait: Duration) async throws -> (token: UInt64, acquiredAt: Date, expiresAt: Date)? {
         let acquiredAt = Date()
         let expiresAt = acquiredAt.addingTimeInterval(seconds(ttl))
         let parameters = [key.parameter, name, holder, leaseID, instance, String(acquiredAt.timeIntervalSince1970),
                           String(expiresAt.timeIntervalSince1970)]
         if wait == .zero {
-            let rows = try raw.execute(tryLockAndBump, parameters)
+            let rows = try await connection.query(tryLockAndBump, parameters)
             guard try rows.bool(0, "ok") else { return nil }
             return (UInt64(try rows.int64(0, "epoch")), acquiredAt, expiresAt)
         }
-        try raw.execute("BEGIN")
+        try await connection.query("BEGIN")
         do {
             let waitMilliseconds = max(1, min(Int64(Int32.max) - 60_000, Int64(seconds(wait) * 1000)))
-            try raw.execute("SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
-                            [String(waitMilliseconds), String(waitMilliseconds + 30_000)])
+            try await connection.query("SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
+                                       [String(waitMilliseconds), String(waitMilliseconds + 30_000)])
             do {
-                try raw.execute("SELECT pg_advisory_lock($1::bigint)", [key.parameter])
+                try await connection.query("SELECT pg_advisory_lock($1::bigint)", [key.parameter])
             } catch let error as PGError where error.sqlState == "55P03" {
-                try raw.execute("ROLLBACK")
+                try await connection.query("ROLLBACK")
                 return nil
             }
             // The lock was granted after a wait: the lease runs from now.
             let grantedAt = Date()
             let grantedUntil = grantedAt.addingTimeInterval(seconds(ttl))
-            let rows = try raw.execute(lockedBump, [key.parameter, name, holder, leaseID, instance,
-                                                    String(grantedAt.timeIntervalSince1970),
-                                                    String(grantedUntil.timeIntervalSince1970)])
+            let rows = try await connection.query(lockedBump, [key.parameter, name, holder, leaseID, instance,
+                                                               String(grantedAt.timeIntervalSince1970),
+                                                               String(grantedUntil.timeIntervalSince1970)])
             let token = try rows.int64(0, "epoch")
-            try raw.execute("COMMIT")
+            try await connection.query("COMMIT")
             return (UInt64(token), grantedAt, grantedUntil)
         } catch {
-            _ = try? raw.execute("ROLLBACK")
+            _ = try? await connection.query("ROLLBACK")
             throw error
         }
     }
@@ -200,28 +199,36 @@ extension PostgresStore {
         return .lockHeld(name: name, holder: current.holder ?? "unknown", expiresAt: current.expiresAt ?? Date())
     }
 
-    /// The lease's timer: sleeps until the (possibly renewed) expiry, then ends the lease.
-    private func expire(_ lease: PGLease) async {
-        while !lease.isEnded {
-            let remaining = lease.expiresAt.timeIntervalSinceNow
-            if remaining > 0 {
-                try? await Task.sleep(for: .milliseconds(Int64(remaining * 1000) + 1))
-                continue
+    /// Ends the leases whose expiry has passed (the expiry timer's handler) and returns the
+    /// earliest expiry still ahead, for the next timer run.
+    func expireLeases() -> Date? {
+        let now = Date()
+        let (due, next) = leases.withLock { leases -> ([PGLease], Date?) in
+            var due: [PGLease] = []
+            var next: Date?
+            for lease in leases.values {
+                let expiresAt = lease.expiresAt
+                if expiresAt <= now {
+                    due.append(lease)
+                } else if next.map({ expiresAt < $0 }) ?? true {
+                    next = expiresAt
+                }
             }
-            if lease.end() {
-                logger?.info("lease expired", metadata: ["lock": "\(lease.name)", "lease": "\(lease.leaseID)"])
-                _ = await finish(lease)
-            }
-            return
+            return (due, next)
         }
+        for lease in due where lease.end() {
+            logger?.info("lease expired", metadata: ["lock": "\(lease.name)", "lease": "\(lease.leaseID)"])
+            Task { _ = await finish(lease) }
+        }
+        return next
     }
 
     /// The lease's session died or was taken over: forget it and drop the session.
-    private func lose(_ lease: PGLease, reason: String) async {
+    private func lose(_ lease: PGLease, reason: String) {
         guard lease.end() else { return }
         logger?.warning("lease lost", metadata: ["lock": "\(lease.name)", "lease": "\(lease.leaseID)", "reason": "\(reason)"])
         leases.withLock { _ = $0.removeValue(forKey: lease.leaseID) }
-        await leaseConnections.checkin(lease.connection, broken: true)
+        leaseConnections.checkin(lease.connection, broken: true)
     }
 
     /// Unlocks and clears the epoch row on the lease's session, then returns the session to
@@ -229,13 +236,12 @@ extension PostgresStore {
     func finish(_ lease: PGLease) async -> Bool {
         leases.withLock { _ = $0.removeValue(forKey: lease.leaseID) }
         do {
-            let unlocked = try await lease.connection.run { [name = lease.name, id = lease.leaseID, key = lease.key] raw in
-                try raw.execute(Self.unlockAndClear, [key.parameter, name, id]).bool(0, "ok")
-            }
-            await leaseConnections.checkin(lease.connection, broken: !unlocked)
+            let unlocked = try await lease.connection.query(Self.unlockAndClear, [lease.key.parameter, lease.name, lease.leaseID])
+                .bool(0, "ok")
+            leaseConnections.checkin(lease.connection, broken: !unlocked)
             return unlocked
         } catch {
-            await leaseConnections.checkin(lease.connection, broken: true)
+            leaseConnections.checkin(lease.connection, broken: true)
             return false
         }
     }

@@ -21,6 +21,7 @@ public final class PostgresStore: CoordinationStore {
     let hub: PGChangeHub
     let listener: PGListener
     let leases = Mutex<[String: PGLease]>([:])
+    let expiry = PGExpiryTimer()
     let logger: Logger?
 
     /// How often a `waitForChange` caller re-reads the sequence even without a notification.
@@ -31,25 +32,34 @@ public final class PostgresStore: CoordinationStore {
     /// Connects, refuses a transaction-mode pooler, applies pending migrations and starts the
     /// change listener. `url` is a libpq URL or keyword/value string; empty uses the `PG*`
     /// environment variables. Throws `.storeUnavailable` when PostgreSQL cannot be used.
-    public init(url: String, instanceID: String, poolSize: Int = 4, logger: Logger? = nil) async throws {
+    ///
+    /// `poolSize` sessions serve registry statements. Every held lease pins a session of its
+    /// own; up to `leaseSpares` sessions freed by released leases are kept for the next
+    /// acquire (opening one costs the server a process start, ~5 ms) and closed after
+    /// `idleTimeout` unused, like idle pool sessions.
+    public init(url: String, instanceID: String, poolSize: Int = 4, leaseSpares: Int = 64,
+                idleTimeout: Duration = .seconds(60), logger: Logger? = nil) async throws {
         guard poolSize >= 1 else { throw CoordinationError.invalid("poolSize must be at least 1") }
+        guard leaseSpares >= 0 else { throw CoordinationError.invalid("leaseSpares must not be negative") }
         guard !instanceID.isEmpty else { throw CoordinationError.invalid("instanceID must not be empty") }
         let settings = PGSettings(url: url)
         self.settings = settings
         self.instanceID = instanceID
         self.logger = logger
-        pool = PGPool(settings: settings, maxSize: poolSize, maxIdle: poolSize, label: "pool")
-        leaseConnections = PGPool(settings: settings, maxSize: nil, maxIdle: poolSize, label: "lease")
+        pool = PGPool(settings: settings, maxSize: poolSize, maxIdle: poolSize, idleTimeout: idleTimeout, label: "pool")
+        leaseConnections = PGPool(settings: settings, maxSize: nil, maxIdle: leaseSpares, idleTimeout: idleTimeout, label: "lease")
         hub = PGChangeHub()
         listener = PGListener(settings: settings, hub: hub, logger: logger)
         _ = try await Self.prepare(settings)
         listener.start()
+        expiry.start { [weak self] in self?.expireLeases() }
     }
 
     /// A store dropped without `close()` still stops its listener thread; its sessions close
     /// as their connections are freed, which releases any advisory lock they held.
     deinit {
         listener.stop()
+        expiry.cancel()
     }
 
     /// Applies pending migrations to the database at `url` and returns the schema version.
@@ -101,6 +111,7 @@ public final class PostgresStore: CoordinationStore {
             _ = await finish(lease)
         }
         listener.stop()
+        expiry.cancel()
         await pool.close()
         await leaseConnections.close()
     }
