@@ -54,6 +54,21 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertTrue(message([:], ["store": ["redis"]]).contains("file, postgres"))
         XCTAssertTrue(message([:], ["nonsense": ["1"]]).contains("unknown setting"))
         XCTAssertTrue(message([:], ["kid-format": ["md5"]]).contains("kid-format"))
+        XCTAssertTrue(message([:], ["postgres-pool-size": ["0"]]).contains("postgres-pool-size"))
+        XCTAssertTrue(message(["KEYCOORD_POSTGRES_LEASE_SPARES": "-1"]).contains("postgres-lease-spares"))
+        XCTAssertTrue(message([:], ["postgres-idle-timeout": ["500ms"]]).contains("postgres-idle-timeout"))
+    }
+
+    func testPostgresSessionSettings() throws {
+        let defaults = try ConfigLoader.load(file: nil, environment: [:], flags: [:])
+        XCTAssertEqual(defaults.postgresPoolSize, 4)
+        XCTAssertEqual(defaults.postgresLeaseSpares, 64)
+        XCTAssertEqual(defaults.postgresIdleTimeout, .seconds(60))
+        let set = try ConfigLoader.load(file: nil, environment: ["KEYCOORD_POSTGRES_LEASE_SPARES": "0"],
+                                        flags: ["postgres-pool-size": ["8"], "postgres-idle-timeout": ["5m"]])
+        XCTAssertEqual(set.postgresPoolSize, 8)
+        XCTAssertEqual(set.postgresLeaseSpares, 0)
+        XCTAssertEqual(set.postgresIdleTimeout, .seconds(300))
     }
 
     func testDurations() {

@@ -16,14 +16,20 @@ final class ControlAPI: Sendable {
     private let audit: Logger
     /// Refreshed after a successful mutation so this instance's JWKS reflects it at once.
     private let publisher: JWKSPublisher
+    /// Lock calls run on the connection's event loop (`HTTPHandler.asyncOnLoop`): true for a
+    /// store whose lock calls only wait on sockets the loop watches (PostgreSQL), so a lock
+    /// cycle costs no thread hand-off. The file store writes and syncs lease files, which
+    /// must not hold a loop that also serves the JWKS.
+    private let locksOnLoop: Bool
 
     static let maxEventWait: Int64 = 60
     static let maxLockTTL: Int64 = 3600
     static let maxLockWait: Int64 = 300
 
     init(coordinator: Coordinator, store: any CoordinationStore, auth: ControlAuthenticator, logger: Logger,
-         publisher: JWKSPublisher) {
+         publisher: JWKSPublisher, locksOnLoop: Bool = false) {
         self.publisher = publisher
+        self.locksOnLoop = locksOnLoop
         self.coordinator = coordinator
         self.store = store
         self.auth = auth
@@ -34,10 +40,10 @@ final class ControlAPI: Sendable {
     }
 
     func register(on router: Router) {
-        route(router, .post, "/v1/locks/{name}", "lock.acquire", acquireLock)
-        route(router, .get, "/v1/locks/{name}", nil, lockStatus)
-        route(router, .delete, "/v1/locks/{name}", "lock.release", releaseLock)
-        route(router, .post, "/v1/locks/{name}/renew", "lock.renew", renewLock)
+        route(router, .post, "/v1/locks/{name}", "lock.acquire", onLoop: locksOnLoop, acquireLock)
+        route(router, .get, "/v1/locks/{name}", nil, onLoop: locksOnLoop, lockStatus)
+        route(router, .delete, "/v1/locks/{name}", "lock.release", onLoop: locksOnLoop, releaseLock)
+        route(router, .post, "/v1/locks/{name}/renew", "lock.renew", onLoop: locksOnLoop, renewLock)
         route(router, .post, "/v1/keys", "key.publish", publishKey)
         route(router, .get, "/v1/keys", nil, listKeys)
         route(router, .get, "/v1/keys/{kid}", nil, showKey)
@@ -48,9 +54,11 @@ final class ControlAPI: Sendable {
     }
 
     /// Wraps a handler with authentication, error mapping and (for mutations) the audit line.
-    private func route(_ router: Router, _ method: HTTPRequest.Method, _ path: String, _ action: String?,
+    /// `onLoop`: the handler never blocks nor computes for long (see `HTTPHandler.asyncOnLoop`);
+    /// the others (key generation, backends, long polls) run on the shared task pool.
+    private func route(_ router: Router, _ method: HTTPRequest.Method, _ path: String, _ action: String?, onLoop: Bool = false,
                        _ body: @escaping @Sendable (HTTPServerRequest, Caller) async throws -> (HTTPServerResponse, String)) {
-        router.add(method, path, .async { [auth, audit, publisher] request in
+        let handler: @Sendable (HTTPServerRequest) async -> HTTPServerResponse = { [auth, audit, publisher] request in
             let requestID = RequestID.of(request)
             var callerID = "anonymous"
             // What the call is about, also for refused calls; handlers refine it (the kid a publish made).
@@ -73,7 +81,8 @@ final class ControlAPI: Sendable {
             }
             response.headerFields[.requestID] = requestID
             return response
-        })
+        }
+        router.add(method, path, onLoop ? .asyncOnLoop(handler) : .async(handler))
     }
 
     // MARK: Locks

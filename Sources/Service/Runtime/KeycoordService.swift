@@ -65,7 +65,8 @@ public final class KeycoordService: Sendable {
         PublicAPI(publisher: publisher,
                   readiness: Readiness(store: store, backend: backend, publisher: publisher, keyTypes: config.keyTypes),
                   metrics: metrics).register(on: publicRouter)
-        ControlAPI(coordinator: coordinator, store: store, auth: auth, logger: logger, publisher: publisher)
+        ControlAPI(coordinator: coordinator, store: store, auth: auth, logger: logger, publisher: publisher,
+                   locksOnLoop: config.store == .postgres)
             .register(on: controlRouter)
     }
 
@@ -153,17 +154,20 @@ public final class KeycoordService: Sendable {
             return try FileStore(directory: (config.stateDir as NSString).appendingPathComponent("store"), instanceID: instanceID)
         case .postgres:
             let url = config.postgresURL
+            let open: @Sendable () async throws -> PostgresStore = {
+                try await PostgresStore(url: url, instanceID: instanceID, poolSize: config.postgresPoolSize,
+                                        leaseSpares: config.postgresLeaseSpares, idleTimeout: config.postgresIdleTimeout,
+                                        logger: logger)
+            }
             do {
-                return try await PostgresStore(url: url, instanceID: instanceID, logger: logger)
+                return try await open()
             } catch let error as CoordinationError {
                 // Unreachable now: serve not-ready and keep connecting. Anything else (a
                 // newer schema, a pooler in transaction mode, bad credentials are
                 // storeUnavailable too) is reported the same way, with its message.
                 logger.error("coordination store unreachable; retrying in the background, /readyz reports not ready",
                              metadata: ["error": .string("\(error)")])
-                return ConnectingStore(firstError: "\(error)", logger: logger) {
-                    try await PostgresStore(url: url, instanceID: instanceID, logger: logger)
-                }
+                return ConnectingStore(firstError: "\(error)", logger: logger, connect: open)
             }
         }
     }
