@@ -46,6 +46,24 @@ final class AuthTests: XCTestCase {
         XCTAssertEqual(try call("DELETE", "/v1/keys/\(kid)", admin).status, 200)
     }
 
+    func testTheAuthorizationHeaderIsReadByTheBearerRules() throws {
+        func status(_ authorization: String) throws -> (Int, String) {
+            let response = try harness.controlClient().request("GET", "/v1/keys", headers: [("Authorization", authorization)])
+            return (response.status, response.text)
+        }
+        // The scheme is case-insensitive (RFC 9110) and blanks around the token are ignored.
+        for accepted in ["Bearer \(member)", "bearer \(member)", "BEARER   \(member)", "Bearer \(member) \t"] {
+            XCTAssertEqual(try status(accepted).0, 200, accepted)
+        }
+        for (refused, reason) in [("Basic \(member)", "Bearer scheme"), ("Bearer", "Bearer scheme"),
+                                  ("Bearerx \(member)", "Bearer scheme"),
+                                  ("Bearer \(member)x", "not valid"), ("Bearer x\(member)", "not valid")] {
+            let (code, text) = try status(refused)
+            XCTAssertEqual(code, 401, refused)
+            XCTAssertTrue(text.contains(reason), "\(refused): \(text)")
+        }
+    }
+
     func testTokensRotateByEditingTheFile() throws {
         let next = "rotated-token-0123456789abcdef"
         XCTAssertEqual(try call("GET", "/v1/keys", next).status, 401)

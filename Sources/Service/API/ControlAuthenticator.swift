@@ -47,18 +47,30 @@ final class ControlAuthenticator: Sendable {
             throw APIError(.unauthorized, "unauthenticated", "Authentication required",
                            "send Authorization: Bearer <token> (the token is in the control token file)")
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+        guard let presented = Self.bearerToken(header) else {
             throw APIError(.unauthorized, "unauthenticated", "Authentication required", "the Authorization header must use the Bearer scheme")
         }
-        let presented = Array(parts[1].trimmingCharacters(in: .whitespaces).utf8)
-        let id = "token:" + Hex.encode(Digest.sha256(presented).prefix(4))
-        if let adminTokens, adminTokens.contains(presented) { return Caller(id: id, isAdmin: true) }
-        if memberTokens.contains(presented) { return Caller(id: id, isAdmin: false) }
+        if let adminTokens, let id = adminTokens.callerID(presented) { return Caller(id: id, isAdmin: true) }
+        if let id = memberTokens.callerID(presented) { return Caller(id: id, isAdmin: false) }
         throw APIError(.unauthorized, "unauthenticated", "Authentication required", "the bearer token is not valid")
     }
 
     /// Refuses a non-admin caller.
+    /// The credentials of `Bearer <token>` (scheme case-insensitive, blanks around the token
+    /// ignored), nil for another scheme. Byte-wise: this runs for every control request.
+    static func bearerToken(_ header: String) -> [UInt8]? {
+        let bytes = Array(header.utf8)
+        let scheme = Array("bearer".utf8)
+        guard bytes.count > scheme.count, bytes[scheme.count] == UInt8(ascii: " "),
+              zip(bytes, scheme).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var start = scheme.count + 1
+        var end = bytes.count
+        while start < end, isBlank(bytes[start]) { start += 1 }
+        while end > start, isBlank(bytes[end - 1]) { end -= 1 }
+        return Array(bytes[start..<end])
+    }
+
     static func requireAdmin(_ caller: Caller, for action: String) throws {
         guard caller.isAdmin else {
             throw APIError(.forbidden, "forbidden", "Not allowed",

@@ -10,6 +10,8 @@ final class TokenFile: Sendable {
     private struct Loaded: Sendable {
         var identity: FileIdentity?
         var tokens: [[UInt8]]
+        /// Per token, the caller id logs show for it: `token:` + 8 hex digits of its SHA-256.
+        var ids: [String]
     }
 
     let path: String
@@ -17,8 +19,7 @@ final class TokenFile: Sendable {
 
     init(path: String) throws {
         self.path = path
-        let (identity, tokens) = try Self.read(path)
-        self.loaded = Mutex(Loaded(identity: identity, tokens: tokens))
+        self.loaded = Mutex(try Self.read(path))
     }
 
     /// Creates `path` with a fresh random token (mode 0600) unless it exists. Returns true
@@ -33,23 +34,29 @@ final class TokenFile: Sendable {
     /// Whether `presented` is one of the file's tokens. Every token is compared, so the
     /// time taken does not tell which one matched.
     func contains(_ presented: [UInt8]) -> Bool {
-        var matched = false
-        for token in currentTokens() where constantTimeEquals(token, presented) { matched = true }
-        return matched
+        callerID(presented) != nil
     }
 
-    private func currentTokens() -> [[UInt8]] {
+    /// The caller id of `presented` if it is one of the file's tokens (see `contains`).
+    func callerID(_ presented: [UInt8]) -> String? {
+        let current = currentTokens()
+        var matched: Int?
+        for (index, token) in current.tokens.enumerated() where constantTimeEquals(token, presented) { matched = index }
+        return matched.map { current.ids[$0] }
+    }
+
+    private func currentTokens() -> Loaded {
         let identity = try? FileIdentity.of(path)
         return loaded.withLock { state in
             // A file being rewritten may read as empty for a moment: keep the old tokens then.
-            if identity != state.identity, let (newIdentity, tokens) = try? Self.read(path) {
-                state = Loaded(identity: newIdentity, tokens: tokens)
+            if identity != state.identity, let fresh = try? Self.read(path) {
+                state = fresh
             }
-            return state.tokens
+            return state
         }
     }
 
-    private static func read(_ path: String) throws -> (FileIdentity?, [[UInt8]]) {
+    private static func read(_ path: String) throws -> Loaded {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError("token file \(path) cannot be read")
         }
@@ -62,6 +69,7 @@ final class TokenFile: Sendable {
         if let short = tokens.first(where: { $0.count < 16 }) {
             throw ConfigError("token file \(path) holds a token of \(short.count) characters; use at least 16")
         }
-        return (try? FileIdentity.of(path), tokens)
+        return Loaded(identity: try? FileIdentity.of(path), tokens: tokens,
+                      ids: tokens.map { "token:" + Hex.encode(Digest.sha256($0).prefix(4)) })
     }
 }

@@ -36,6 +36,10 @@ enum RequestID {
         {
             return given
         }
-        return SecureRandom.hexToken(bytes: 8)
+        // A correlation id, not a secret: the system generator (one getrandom call) is
+        // enough, and cheaper than OpenSSL's DRBG on every control request.
+        let value = UInt64.random(in: .min ... .max)
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 }
