@@ -12,9 +12,13 @@ import Foundation
 import Glibc
 #endif
 
+/// A blocking keep-alive HTTP/1.1 client connection, kept cheap: it runs in the measured chain
+/// (client → keycoord → PostgreSQL → keycoord → client), so its own CPU time per request adds
+/// to every latency it reports. One receive buffer is reused; heads are scanned as bytes.
 struct Connection {
     let fd: Int32
-    var buffer: [UInt8] = []
+    private var buffer: [UInt8] = []
+    private var chunk = [UInt8](repeating: 0, count: 65_536)
 
     init(port: Int) {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -42,13 +46,9 @@ struct Connection {
             sent += n
         }
         while true {
-            if let end = find([13, 10, 13, 10]) {
-                let head = String(decoding: buffer[..<end], as: UTF8.self)
-                let status = Int(head.split(separator: " ")[1]) ?? 0
-                var length = 0
-                for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
-                    length = Int(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0
-                }
+            if let end = headEnd() {
+                let status = Self.number(in: buffer, from: 9)  // "HTTP/1.1 " is 9 bytes
+                let length = contentLength(before: end)
                 while buffer.count < end + 4 + length { fill() }
                 let body = String(decoding: buffer[(end + 4)..<(end + 4 + length)], as: UTF8.self)
                 buffer.removeFirst(end + 4 + length)
@@ -59,16 +59,40 @@ struct Connection {
     }
 
     private mutating func fill() {
-        var chunk = [UInt8](repeating: 0, count: 65_536)
         let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         precondition(n > 0, "connection closed")
         buffer.append(contentsOf: chunk[0..<n])
     }
 
-    private func find(_ needle: [UInt8]) -> Int? {
-        guard buffer.count >= needle.count else { return nil }
-        for i in 0...(buffer.count - needle.count) where buffer[i] == 13 && Array(buffer[i..<(i + 4)]) == needle { return i }
+    /// Index of the CR of the blank line ending the head.
+    private func headEnd() -> Int? {
+        guard buffer.count >= 4 else { return nil }
+        for i in 0...(buffer.count - 4) where buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 {
+            return i
+        }
         return nil
+    }
+
+    /// The Content-Length header's value (0 without one); the name is matched case-insensitively.
+    private func contentLength(before end: Int) -> Int {
+        let name = Array("\r\ncontent-length:".utf8)
+        guard end >= name.count else { return 0 }
+        for i in 0...(end - name.count) where zip(buffer[i..<(i + name.count)], name).allSatisfy({ $0 | 0x20 == $1 | 0x20 }) {
+            var start = i + name.count
+            while buffer[start] == 32 { start += 1 }
+            return Self.number(in: buffer, from: start)
+        }
+        return 0
+    }
+
+    private static func number(in bytes: [UInt8], from start: Int) -> Int {
+        var value = 0
+        var index = start
+        while index < bytes.count, (48...57).contains(bytes[index]) {
+            value = value * 10 + Int(bytes[index] - 48)
+            index += 1
+        }
+        return value
     }
 }
 
@@ -77,6 +101,14 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
 }
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// The value of a string member `"name":"…"` (no escapes inside: keycoord's lease ids are hex),
+/// without a JSON parser in the measured chain.
+func stringMember(_ name: String, in text: String) -> String {
+    guard let start = text.range(of: "\"\(name)\":\"")?.upperBound,
+          let end = text[start...].firstIndex(of: "\"") else { return "" }
+    return String(text[start..<end])
+}
 
 func json(_ text: String) -> [String: Any] {
     (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
@@ -126,7 +158,7 @@ case "lock-cycle":
             let started = now()
             let (status, body) = connection.call("POST", "/v1/locks/\(name)", token: token, body: #"{"holder":"bench","ttl_seconds":30}"#)
             precondition(status == 200, "acquire: \(status) \(body)")
-            let lease = json(body)["lease_id"] as? String ?? ""
+            let lease = stringMember("lease_id", in: body)
             let (released, text) = connection.call("DELETE", "/v1/locks/\(name)?lease_id=\(lease)", token: token)
             precondition(released == 204, "release: \(released) \(text)")
             return (now() - started) * 1000
