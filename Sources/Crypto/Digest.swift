@@ -4,14 +4,24 @@ import COpenSSL
 public enum HashAlgorithm: Sendable {
     case sha1, sha256, sha384, sha512
 
+    /// The implementation fetched once from the default provider. OpenSSL 3 looks a legacy
+    /// `EVP_sha256()` up again on every digest (a locked provider query); a fetched one
+    /// skips that. Falls back to the legacy handle if the fetch fails.
     var evp: OpaquePointer {
         switch self {
-        case .sha1: return EVP_sha1()
-        case .sha256: return EVP_sha256()
-        case .sha384: return EVP_sha384()
-        case .sha512: return EVP_sha512()
+        case .sha1: return Self.fetchedSHA1
+        case .sha256: return Self.fetchedSHA256
+        case .sha384: return Self.fetchedSHA384
+        case .sha512: return Self.fetchedSHA512
         }
     }
+
+    // nonisolated(unsafe): fetched once, never freed, and EVP_MD objects are immutable and
+    // safe to share between threads.
+    nonisolated(unsafe) private static let fetchedSHA1 = EVP_MD_fetch(nil, "SHA1", nil) ?? EVP_sha1()!
+    nonisolated(unsafe) private static let fetchedSHA256 = EVP_MD_fetch(nil, "SHA256", nil) ?? EVP_sha256()!
+    nonisolated(unsafe) private static let fetchedSHA384 = EVP_MD_fetch(nil, "SHA384", nil) ?? EVP_sha384()!
+    nonisolated(unsafe) private static let fetchedSHA512 = EVP_MD_fetch(nil, "SHA512", nil) ?? EVP_sha512()!
 
     /// Output length in bytes.
     public var size: Int {
