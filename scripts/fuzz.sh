@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs a libFuzzer target for a bounded time.
 #   scripts/fuzz.sh TARGET SECONDS
-# TARGET is one of: http-parser, public-key-input, jwk, config.
+# TARGET is one of: http-parser, public-key-input, jwk, config, json-reader.
 # Targets are compiled with swiftc -sanitize=fuzzer,address outside SwiftPM (the fuzzer
 # brings its own main). A target that needs other modules gets them built first, from
 # the minimal set of source files, as instrumented static libraries under
@@ -38,8 +38,12 @@ case "$target" in
         modules=(Crypto Core Service)
         sources=()
         ;;
+    json-reader)
+        name=JSONReader
+        sources=(Sources/Service/Support/JSONReader.swift)
+        ;;
     *)
-        echo "usage: $0 http-parser|public-key-input|jwk|config SECONDS" >&2
+        echo "usage: $0 http-parser|public-key-input|jwk|config|json-reader SECONDS" >&2
         exit 2
         ;;
 esac

@@ -1,3 +1,4 @@
+import Core
 import Crypto
 import Foundation
 import TestSupport
@@ -55,6 +56,15 @@ final class BadInputTests: XCTestCase {
             Case(name: "ttl is fractional", method: "POST", path: "/v1/locks/x", body: json(["holder": "h", "ttl_seconds": 1.5]), status: 400, type: "invalid-request"),
             Case(name: "ttl out of range", method: "POST", path: "/v1/locks/x", body: json(["holder": "h", "ttl_seconds": 0]), status: 400, type: "invalid-request"),
             Case(name: "release without lease id", method: "DELETE", path: "/v1/locks/x", body: nil, status: 400, type: "invalid-request"),
+            Case(name: "member given twice", method: "POST", path: "/v1/locks/x", body: Array(#"{"holder":"h","ttl_seconds":5,"holder":"other"}"#.utf8), status: 400, type: "malformed-json"),
+            Case(name: "data after the object", method: "POST", path: "/v1/locks/x", body: Array(#"{"holder":"h","ttl_seconds":5} {}"#.utf8), status: 400, type: "malformed-json"),
+            Case(name: "lone surrogate escape", method: "POST", path: "/v1/locks/x", body: Array(#"{"holder":"\ud800","ttl_seconds":5}"#.utf8), status: 400, type: "malformed-json"),
+            Case(name: "raw control character", method: "POST", path: "/v1/locks/x", body: Array("{\"holder\":\"a\u{01}b\",\"ttl_seconds\":5}".utf8), status: 400, type: "malformed-json"),
+            Case(name: "number out of range", method: "POST", path: "/v1/locks/x", body: Array(#"{"holder":"h","ttl_seconds":1e400}"#.utf8), status: 400, type: "malformed-json"),
+            Case(name: "leading zero", method: "POST", path: "/v1/locks/x", body: Array(#"{"holder":"h","ttl_seconds":05}"#.utf8), status: 400, type: "malformed-json"),
+            Case(name: "trailing comma", method: "POST", path: "/v1/locks/x", body: Array(#"{"holder":"h","ttl_seconds":5,}"#.utf8), status: 400, type: "malformed-json"),
+            Case(name: "ttl is a string", method: "POST", path: "/v1/locks/x", body: Array(#"{"holder":"h","ttl_seconds":"5"}"#.utf8), status: 400, type: "invalid-request"),
+            Case(name: "fencing with an unknown member", method: "POST", path: "/v1/keys", body: json(["public_key": validPEM, "not_after": notAfter, "server_id": "s", "fencing": ["lock": "l", "token": 1, "x": 1]]), status: 400, type: "invalid-request"),
             Case(name: "unknown lease", method: "POST", path: "/v1/locks/x/renew", body: json(["lease_id": "nope", "ttl_seconds": 5]), status: 409, type: "lease-not-held"),
             Case(name: "oversized body", method: "POST", path: "/v1/keys", body: Array(repeating: 0x20, count: 5000), status: 413, type: "body-too-large"),
             Case(name: "unknown path", method: "GET", path: "/v1/nothing", body: nil, status: 404, type: "not-found"),
@@ -75,5 +85,26 @@ final class BadInputTests: XCTestCase {
         }
         XCTAssertEqual(try harness.sequence(), before, "no bad request may change the registry")
         XCTAssertEqual(try harness.jwksKids(), kidsBefore)
+    }
+
+    /// What the strict reader accepts: escapes (a surrogate pair too), whole numbers written
+    /// with a fraction or exponent, blanks around the value, and a JWK object whose members
+    /// (arrays and booleans included) go back out to the key parser intact.
+    func testWellFormedVariantsAreAccepted() throws {
+        let client = try harness.controlClient()
+        func post(_ path: String, _ body: String) throws -> RawHTTPClient.Response {
+            try client.request("POST", path, headers: [("Content-Type", "application/json")], body: Array(body.utf8), bearer: harness.token)
+        }
+        let escaped = try post("/v1/locks/escapes", #" {"holder" : "h\u0041\u002d1", "ttl_seconds": 3.0e1 }"# + "\n")
+        XCTAssertEqual(escaped.status, 200, escaped.text)
+        XCTAssertEqual(escaped.json["holder"] as? String, "hA-1")
+        let pair = try post("/v1/locks/pair", #"{"holder":"h\ud83d\ude00","ttl_seconds":5}"#)
+        XCTAssertEqual(pair.status, 400, "the pair decodes (to an emoji) and the holder rule refuses it: \(pair.text)")
+        XCTAssertTrue((pair.json["detail"] as? String ?? "").contains("holder"), pair.text)
+        let key = try PrivateKey.generate(.ecP256).publicKey
+        let jwk = String(JWK(publicKey: key, kid: nil, alg: nil).json.dropLast())  // reopen the object
+        let notAfter = WireTimeForTests.format(Date().addingTimeInterval(3600))
+        let published = try post("/v1/keys", #"{"public_key":\#(jwk),"key_ops":["verify"],"ext":true},"not_after":"\#(notAfter)","server_id":"s"}"#)
+        XCTAssertEqual(published.status, 200, published.text)
     }
 }

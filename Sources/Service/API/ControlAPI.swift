@@ -145,7 +145,7 @@ final class ControlAPI: Sendable {
         let serverID = try Validate.identifier(body.requiredString("server_id", maxLength: 200), field: "server_id")
         var fence: Fence?
         if let fencing = try body.object("fencing") {
-            let inner = try JSONBody.parse(Array(try JSONSerialization.data(withJSONObject: fencing)), allowed: ["lock", "token"])
+            let inner = try JSONBody(fencing, allowed: ["lock", "token"])
             let lock = try inner.requiredString("lock", maxLength: 200)
             guard LockName.isValid(lock) else { throw APIError.badRequest("fencing.lock must match [A-Za-z0-9._:-]{1,200}") }
             guard let token = try inner.integer("token", in: 1...Int64.max) else { throw APIError.badRequest("fencing.token is required") }

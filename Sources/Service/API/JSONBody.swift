@@ -21,21 +21,26 @@ struct JSONBody {
         }
         let object: Any
         do {
-            object = try JSONSerialization.jsonObject(with: Data(body))
-        } catch {
-            throw APIError.malformedJSON("the body is not valid JSON")
+            object = try JSONReader.parse(body)
+        } catch let failure as JSONReader.Failure {
+            throw APIError.malformedJSON("the body is not valid JSON: \(failure)")
         }
         guard let members = object as? [String: Any] else {
             throw APIError.malformedJSON("the body must be a JSON object")
         }
+        return try JSONBody(members, allowed: allowed)
+    }
+
+    /// A nested object, held to the same rule: members outside `allowed` are refused.
+    init(_ members: [String: Any], allowed: Set<String>) throws {
         let unknown = Set(members.keys).subtracting(allowed)
         if !unknown.isEmpty {
             throw APIError.badRequest("unknown member(s) \(unknown.sorted().joined(separator: ", ")); allowed: \(allowed.sorted().joined(separator: ", "))")
         }
-        return JSONBody(members)
+        self.members = members
     }
 
-    func has(_ key: String) -> Bool { members[key] != nil && !(members[key] is NSNull) }
+    func has(_ key: String) -> Bool { members[key] != nil && !(members[key] is JSONReader.Null) }
 
     func string(_ key: String, maxLength: Int = 4096) throws -> String? {
         guard has(key) else { return nil }
@@ -52,12 +57,17 @@ struct JSONBody {
     }
 
     func integer(_ key: String, in range: ClosedRange<Int64>) throws -> Int64? {
-        guard has(key) else { return nil }
-        // JSON booleans arrive as NSNumber too (objCType "c"); `is Bool` cannot tell them
-        // apart on Linux, where 0 and 1 also cast to Bool.
-        guard let number = members[key] as? NSNumber, String(cString: number.objCType) != "c",
-              let value = Int64(exactly: number.doubleValue)
-        else { throw APIError.badRequest("\(key) must be a whole number") }
+        guard has(key), let member = members[key] else { return nil }
+        // Exact types (JSONReader makes Int64 or Double): a cast could bridge a Bool to 0 or 1.
+        let value: Int64?
+        if type(of: member) == Int64.self {
+            value = member as? Int64
+        } else if type(of: member) == Double.self, let double = member as? Double {
+            value = Int64(exactly: double)
+        } else {
+            value = nil
+        }
+        guard let value else { throw APIError.badRequest("\(key) must be a whole number") }
         guard range.contains(value) else { throw APIError.badRequest("\(key) must be between \(range.lowerBound) and \(range.upperBound)") }
         return value
     }

@@ -1,8 +1,9 @@
 import Core
 import Foundation
 
-/// Encodes the JSON values the API builds (`[String: Any]` of strings, booleans,
-/// integers, `NSNull`, arrays and objects) with members sorted by code point. Replaces
+/// Encodes the JSON values the API builds and `JSONReader` reads (`[String: Any]` of
+/// strings, booleans, integers, finite doubles, `NSNull` or `JSONReader.Null`, arrays and
+/// objects) with members sorted by code point. Replaces
 /// JSONSerialization's `.sortedKeys`, which sorts through an ICU collator created per
 /// call on Linux and dominated the control API's CPU profile.
 enum JSONEncoding {
@@ -27,7 +28,9 @@ enum JSONEncoding {
             out += String(int)
         } else if kind == UInt64.self, let uint = value as? UInt64 {
             out += String(uint)
-        } else if kind == NSNull.self {
+        } else if kind == Double.self, let double = value as? Double, double.isFinite {
+            out += "\(double)"
+        } else if kind == NSNull.self || kind == JSONReader.Null.self {
             out += "null"
         } else if kind is NSNumber.Type, let number = value as? NSNumber {
             // Foundation's own numbers (from JSONSerialization): booleans have objCType "c".
