@@ -1,6 +1,6 @@
 import HTTP
 import HTTPTypes
-import Crypto
+import Synchronization
 
 /// Shape checks for identifiers that come from requests and end up in logs, records and
 /// file or lock names.
@@ -36,10 +36,14 @@ enum RequestID {
         {
             return given
         }
-        // A correlation id, not a secret: the system generator (one getrandom call) is
-        // enough, and cheaper than OpenSSL's DRBG on every control request.
-        let value = UInt64.random(in: .min ... .max)
-        let hex = String(value, radix: 16)
+        // A correlation id, not a secret: unique within the process (a counter through an
+        // odd multiplier is a bijection) and across processes (a random offset), with no
+        // random-number call per request.
+        let count = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        let hex = String((offset &+ count) &* 0x9E37_79B9_7F4A_7C15, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
+
+    private static let offset = UInt64.random(in: .min ... .max)
+    private static let counter = Atomic<UInt64>(0)
 }
