@@ -37,6 +37,9 @@ final class Connection: @unchecked Sendable {
 
     /// Responses not yet rendered, oldest first; `firstSequence` numbers `slots[0]`.
     private var slots: [Slot] = []
+    /// Responses rendered but not yet reported to the observer: reported after the flush,
+    /// so metrics bookkeeping is not on the client's wait.
+    private var completions: [(method: HTTPRequest.Method, template: String?, status: Int, duration: Duration)] = []
     private var firstSequence: UInt64 = 0
     private var output = OutputQueue()
 
@@ -470,11 +473,19 @@ final class Connection: @unchecked Sendable {
                 if sendBody { out.append(contentsOf: response.body) }
             }
         }
-        if let observer = context.observer {
+        if context.observer != nil {
             let duration = slot.started.map { ContinuousClock.now - $0 } ?? .zero
-            observer.requestCompleted(listener: listener.name, method: slot.method, routeTemplate: slot.template,
-                                      status: response.status.code, duration: duration)
+            completions.append((slot.method, slot.template, response.status.code, duration))
         }
+    }
+
+    private func reportCompletions() {
+        guard !completions.isEmpty, let observer = context.observer else { return }
+        for done in completions {
+            observer.requestCompleted(listener: listener.name, method: done.method, routeTemplate: done.template,
+                                      status: done.status, duration: done.duration)
+        }
+        completions.removeAll(keepingCapacity: true)
     }
 
     private func flush() {
@@ -496,6 +507,7 @@ final class Connection: @unchecked Sendable {
     private func afterEvent() {
         guard !isClosed else { return }
         flush()
+        reportCompletions()
         guard !isClosed else { return }
         if output.isEmpty && slots.isEmpty {
             if closeWhenFlushed && !draining {
@@ -553,6 +565,7 @@ final class Connection: @unchecked Sendable {
         guard !isClosed else { return }
         isClosed = true
         deadline = UInt64.max
+        reportCompletions()
         releaseCarry()
         output.reset()
         slots.removeAll()

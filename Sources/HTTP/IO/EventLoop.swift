@@ -37,6 +37,11 @@ final class EventLoop: @unchecked Sendable {
     private var localJobs: [UnownedJob] = []
     /// Tasks waiting for a foreign socket (a PostgreSQL connection) to become readable.
     private var watchers: [Int32: UnsafeContinuation<Bool, Never>] = [:]
+    /// Foreign sockets this loop's epoll may still hold, disarmed (`EPOLLONESHOT`): the next
+    /// wait re-arms them with one `epoll_ctl` instead of an add and a delete per wait. The
+    /// kernel drops a registration when its socket closes; a stale entry here only makes the
+    /// next re-arm fall back to an add.
+    private var registered: Set<Int32> = []
     private var connections: [Connection?] = []
     private var listeners: [Int32: ListenerSocket] = [:]
     /// Listeners taken out of the epoll set while the process is out of descriptors, with
@@ -131,7 +136,6 @@ final class EventLoop: @unchecked Sendable {
                     } else if let listener = listeners[fd] {
                         acceptConnections(listener)
                     } else if !watchers.isEmpty, let waiter = watchers.removeValue(forKey: fd) {
-                        epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
                         waiter.resume(returning: true)
                     } else if fd >= 0, fd < connections.count, let connection = connections[Int(fd)] {
                         connection.handle(events: event.events)
@@ -396,12 +400,22 @@ extension EventLoop: SocketReactor {
             return
         }
         var event = epoll_event()
-        event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
+        event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLONESHOT.rawValue
         event.data.fd = fd
-        guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
+        var armed = false
+        if registered.contains(fd) {
+            armed = epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &event) == 0
+        }
+        if !armed {
+            armed = epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0
+                || (errno == EEXIST && epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &event) == 0)
+        }
+        guard armed else {
+            registered.remove(fd)
             waiter.resume(returning: false)
             return
         }
+        registered.insert(fd)
         watchers[fd] = waiter
     }
 }

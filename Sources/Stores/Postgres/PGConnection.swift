@@ -45,12 +45,14 @@ final class PGConnection: @unchecked Sendable {
             return try await run { try $0.execute(sql, parameters) }
         }
         try raw.send(sql, parameters)
+        // No read before the first wait: the answer is never there yet, and the wait comes
+        // back at once if it is.
         while true {
-            if let outcome = raw.collect() { return try outcome.get() }
             guard await reactor.readable(raw.socket) else {
                 // The loop is shutting down: finish the statement off the loop.
                 return try await run { try $0.collectBlocking() }
             }
+            if let outcome = raw.collect() { return try outcome.get() }
         }
     }
 
