@@ -69,6 +69,23 @@ struct PostgresReactorTests {
         #expect(reactor.waitCount >= 1)
     }
 
+    /// A lease's session can be reached by two tasks at once (a renew racing the lease's
+    /// expiry): they take turns, whichever path each uses, and each gets its own answer.
+    @Test func concurrentCallersOfOneSessionTakeTurns() async throws {
+        let connection = try await PostgresTestSupport.connect(try await PostgresTestSupport.freshDatabase())
+        defer { Task { await connection.close() } }
+        let started = ContinuousClock.now
+        async let onReactor = CurrentReactor.$value.withValue(PollReactor()) {
+            try await connection.query("SELECT pg_sleep(0.2)::text AS slept, 1 AS n")
+        }
+        async let blocking = connection.query("SELECT pg_sleep(0.2)::text AS slept, 2 AS n")
+        let (first, second) = try await (onReactor, blocking)
+        #expect(try first.int64(0, "n") == 1)
+        #expect(try second.int64(0, "n") == 2)
+        #expect(ContinuousClock.now - started >= .milliseconds(400), "the two statements ran one after the other")
+        #expect(connection.isIdle)
+    }
+
     /// The whole store contract with every lock statement on the non-blocking path.
     @Test(arguments: StoreConformance.Check.allCases)
     func conformanceThroughTheReactor(_ check: StoreConformance.Check) async throws {

@@ -1,6 +1,7 @@
 import Dispatch
 import EventIO
 import Foundation
+import Synchronization
 
 /// An async face on one libpq connection, used by one task at a time (a pool hands it out
 /// exclusively). A statement is sent without blocking and its answer awaited in one of two
@@ -11,11 +12,17 @@ import Foundation
 ///   Swift cooperative pool.
 /// Connecting and closing always run on the queue.
 ///
-/// `@unchecked Sendable`: `raw` is used by one caller at a time, on the caller's thread or on
-/// `queue`, each use ordered after the previous by the await between them.
+/// A pool hands a connection to one task at a time, but a lease's session can be reached by
+/// two at once (a renew racing the lease's expiry), so every use also passes a gate: one
+/// statement at a time, the others wait their turn without blocking a thread.
+///
+/// `@unchecked Sendable`: statements, connects and closes run only inside the gate, on the
+/// caller's thread or on `queue`, each ordered after the previous by the gate's lock; the
+/// status reads (`isIdle`, `isConnected`, `backendPID`) read single fields libpq keeps.
 final class PGConnection: @unchecked Sendable {
     private let raw: PGRawConnection
     private let queue: DispatchQueue
+    private let gate = Mutex<(busy: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     private init(settings: PGSettings, label: String) {
         raw = PGRawConnection(settings: settings)
@@ -31,6 +38,12 @@ final class PGConnection: @unchecked Sendable {
 
     /// Runs `body` on the connection's queue with exclusive use of the libpq connection.
     func run<T: Sendable>(_ body: @escaping @Sendable (PGRawConnection) throws -> T) async throws -> T {
+        await enter()
+        defer { leave() }
+        return try await onQueue(body)
+    }
+
+    private func onQueue<T: Sendable>(_ body: @escaping @Sendable (PGRawConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { [self] in
                 continuation.resume(with: Result { try body(raw) })
@@ -38,11 +51,45 @@ final class PGConnection: @unchecked Sendable {
         }
     }
 
+    private func enter() async {
+        let free = gate.withLock { gate in
+            if gate.busy { return false }
+            gate.busy = true
+            return true
+        }
+        if free { return }
+        await withCheckedContinuation { continuation in
+            let now = gate.withLock { gate in
+                if gate.busy {
+                    gate.waiters.append(continuation)
+                    return false
+                }
+                gate.busy = true
+                return true
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    /// Hands the gate to the next waiter (it stays busy) or opens it.
+    private func leave() {
+        let next = gate.withLock { gate -> CheckedContinuation<Void, Never>? in
+            if gate.waiters.isEmpty {
+                gate.busy = false
+                return nil
+            }
+            return gate.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+
     /// Runs one statement (text parameters, nil is NULL) and returns its rows.
     @discardableResult
     func query(_ sql: String, _ parameters: [String?] = []) async throws -> PGRows {
+        await enter()
+        defer { leave() }
         guard let reactor = CurrentReactor.value else {
-            return try await run { try $0.execute(sql, parameters) }
+            return try await onQueue { try $0.execute(sql, parameters) }
         }
         try raw.send(sql, parameters)
         // No read before the first wait: the answer is never there yet, and the wait comes
@@ -50,7 +97,7 @@ final class PGConnection: @unchecked Sendable {
         while true {
             guard await reactor.readable(raw.socket) else {
                 // The loop is shutting down: finish the statement off the loop.
-                return try await run { try $0.collectBlocking() }
+                return try await onQueue { try $0.collectBlocking() }
             }
             if let outcome = raw.collect() { return try outcome.get() }
         }
@@ -73,8 +120,9 @@ final class PGConnection: @unchecked Sendable {
         _ = try? await run { $0.close() }
     }
 
-    /// Closes the connection on its queue without waiting (a close sends a Terminate message).
+    /// Closes the connection without waiting (a close sends a Terminate message), after any
+    /// statement still running on it.
     func closeInBackground() {
-        queue.async { [self] in raw.close() }
+        Task.detached { [self] in await close() }
     }
 }
