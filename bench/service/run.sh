@@ -5,13 +5,17 @@
 #   - the same two statements by pgbench (bench/postgres/lock-cycle.sql): the floor;
 #   - ensure on the fast path;
 #   - time from a publish on sidecar A to the key in sidecar B's JWKS (LISTEN/NOTIFY).
-# Usage: bench/service/run.sh [seconds-per-level]
+# The lock cycle runs ROUNDS times (default 3), each level of keycoord followed at once by
+# the same level of pgbench, so both see the same machine; the table gives medians and the
+# ratio of cycle times (pgbench cycles/s over keycoord cycles/s).
+# Usage: bench/service/run.sh [seconds-per-level] [rounds]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 if [ -z "${KEYCOORD_TEST_POSTGRES_URL:-}" ]; then
     exec "$ROOT/scripts/with-test-services.sh" "$0" "$@"
 fi
 DURATION="${1:-10}"
+ROUNDS="${2:-3}"
 cd "$ROOT"
 swift build -c release --product keycoord >&2
 swift build -c release --product ServiceBench >&2
@@ -50,28 +54,33 @@ for _ in $(seq 1 50); do
     openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null | openssl pkey -pubout
 done > "$WORK/keys.pem"
 
-echo "Run $(date -u +%Y-%m-%dT%H:%MZ), ${DURATION} s per level; load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "Run $(date -u +%Y-%m-%dT%H:%MZ), ${DURATION} s per level, ${ROUNDS} interleaved rounds; load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $(uname -r);"
 echo "$(psql -X -At "$URL" -c 'SHOW server_version' | sed 's/^/PostgreSQL /') on the same host (fsync=off), keycoord release build, two sidecars."
 echo
 echo '```'
-echo "bench/service/run.sh $DURATION"
-echo "  ServiceBench lock-cycle --port <sidecar A control> --clients 1,16,64 --seconds $DURATION"
+echo "bench/service/run.sh $DURATION $ROUNDS"
+echo "  ServiceBench lock-cycle --port <sidecar A control> --clients <N> --seconds $DURATION"
 echo "  pgbench -n -M extended -f bench/postgres/lock-cycle.sql -c <N> -j <min(N,2)> -T $DURATION -l <db>"
 echo "  ServiceBench ensure --port <sidecar A control> --clients 16 --seconds $DURATION"
 echo "  ServiceBench propagation --port <sidecar A control> --public-port <sidecar B public> --count 50"
 echo '```'
 echo
-echo "| client | clients | cycles | cycles/s | p50 ms | p99 ms |"
-echo "|---|---|---|---|---|---|"
-"$BIN_DIR/ServiceBench" lock-cycle --port "$A_CONTROL" --token "$TOKEN" --clients 1,16,64 --seconds "$DURATION"
-for clients in 1 16 64; do
-    threads=$(( clients < 2 ? clients : 2 ))
-    mkdir -p "$WORK/log-$clients"
-    (cd "$WORK/log-$clients" && pgbench -n -M extended -f "$ROOT/bench/postgres/lock-cycle.sql" \
-        -c "$clients" -j "$threads" -T "$DURATION" -l "$URL" > /dev/null 2>&1)
-    python3 "$ROOT/bench/postgres/pgbench_stats.py" "$clients" "$DURATION" "$WORK/log-$clients"
+: > "$WORK/rows"
+for round in $(seq 1 "$ROUNDS"); do
+    for clients in 1 16 64; do
+        "$BIN_DIR/ServiceBench" lock-cycle --port "$A_CONTROL" --token "$TOKEN" --clients "$clients" --seconds "$DURATION" >> "$WORK/rows"
+        threads=$(( clients < 2 ? clients : 2 ))
+        rm -rf "$WORK/log-$clients"; mkdir -p "$WORK/log-$clients"
+        (cd "$WORK/log-$clients" && pgbench -n -M extended -f "$ROOT/bench/postgres/lock-cycle.sql" \
+            -c "$clients" -j "$threads" -T "$DURATION" -l "$URL" > /dev/null 2>&1)
+        python3 "$ROOT/bench/postgres/pgbench_stats.py" "$clients" "$DURATION" "$WORK/log-$clients" >> "$WORK/rows"
+    done
 done
+python3 "$ROOT/bench/service/summarize.py" "$WORK/rows"
+echo
+echo "| client | clients | requests | requests/s | p50 ms | p99 ms |"
+echo "|---|---|---|---|---|---|"
 curl -fs -X POST -H "Authorization: Bearer $TOKEN" -d '{"server_id":"bench"}' "http://127.0.0.1:$A_CONTROL/v1/jwt-keys/ec-p256/ensure" > /dev/null
 "$BIN_DIR/ServiceBench" ensure --port "$A_CONTROL" --token "$TOKEN" --clients 16 --seconds "$DURATION"
 echo
