@@ -1,15 +1,31 @@
+import EventIO
 import Foundation
 import Testing
 @testable import Stores
 
 @Suite(.enabled(if: PostgresTestSupport.available))
 struct PostgresDriverTests {
-    @Test func parametersAndTypedResults() async throws {
+    /// How a statement waits for its answer: blocking the connection's queue, or through a
+    /// reactor as on an HTTP event loop (the test checks the reactor was really used).
+    enum Path: String, CaseIterable, Sendable {
+        case blocking, reactor
+
+        func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+            guard self == .reactor else { return try await body() }
+            let reactor = PollReactor()
+            let value = try await CurrentReactor.$value.withValue(reactor) { try await body() }
+            #expect(reactor.waitCount >= 1)
+            return value
+        }
+    }
+
+    @Test(arguments: Path.allCases)
+    func parametersAndTypedResults(_ path: Path) async throws {
         let connection = try await PostgresTestSupport.connect(try await PostgresTestSupport.freshDatabase())
         defer { Task { await connection.close() } }
-        let rows = try await connection.query(
+        let rows = try await path.run { try await connection.query(
             "SELECT $1::bigint AS n, $2::text AS s, $3::text AS missing, $4::boolean AS b, $5::float8 AS d",
-            ["-9223372036854775808", "héllo", nil, "true", "1.5"])
+            ["-9223372036854775808", "héllo", nil, "true", "1.5"]) }
         #expect(try rows.int64(0, "n") == Int64.min)
         #expect(try rows.string(0, "s") == "héllo")
         #expect(try rows.optionalString(0, "missing") == nil)
@@ -19,21 +35,25 @@ struct PostgresDriverTests {
         #expect(throws: PGError.self) { try rows.string(0, "nope") }
     }
 
-    @Test func serverErrorsCarrySQLState() async throws {
+    @Test(arguments: Path.allCases)
+    func serverErrorsCarrySQLState(_ path: Path) async throws {
         let connection = try await PostgresTestSupport.connect(try await PostgresTestSupport.freshDatabase())
         defer { Task { await connection.close() } }
-        try await connection.query("CREATE TABLE t (k text PRIMARY KEY)")
-        try await connection.query("INSERT INTO t VALUES ($1)", ["a"])
-        do {
+        try await path.run {
+            try await connection.query("CREATE TABLE t (k text PRIMARY KEY)")
             try await connection.query("INSERT INTO t VALUES ($1)", ["a"])
-            Issue.record("duplicate insert succeeded")
-        } catch let error as PGError {
-            #expect(error.kind == .server)
-            #expect(error.sqlState == "23505")
-            #expect(error.message.contains("duplicate key"))
+            do {
+                try await connection.query("INSERT INTO t VALUES ($1)", ["a"])
+                Issue.record("duplicate insert succeeded")
+            } catch let error as PGError {
+                #expect(error.kind == .server)
+                #expect(error.sqlState == "23505")
+                #expect(error.message.contains("duplicate key"))
+            }
+            // The session survives a statement error, in step: the next answer is its own.
+            #expect(try await connection.query("SELECT count(*) AS n FROM t").int64(0, "n") == 1)
+            #expect(connection.isIdle)
         }
-        // The session survives a statement error.
-        #expect(try await connection.query("SELECT count(*) AS n FROM t").int64(0, "n") == 1)
     }
 
     @Test func injectionAttemptStaysData() async throws {

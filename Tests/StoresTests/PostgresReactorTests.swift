@@ -7,34 +7,10 @@ import TestSupport
 
 /// The driver's non-blocking path: with `CurrentReactor.value` set (as the HTTP event loops
 /// set it for lock requests), statements are sent without blocking and their answers are
-/// awaited through the reactor. The same contract and failure behaviour as the blocking path.
+/// awaited through the reactor. The same contract and failure behaviour as the blocking path
+/// (PostgresDriverTests runs its statement tests on both paths).
 @Suite(.enabled(if: PostgresTestSupport.available))
 struct PostgresReactorTests {
-    @Test func statementsResultsAndErrorsThroughTheReactor() async throws {
-        let reactor = PollReactor()
-        let connection = try await PostgresTestSupport.connect(try await PostgresTestSupport.freshDatabase())
-        defer { Task { await connection.close() } }
-        try await CurrentReactor.$value.withValue(reactor) {
-            let rows = try await connection.query("SELECT $1::bigint AS n, $2::text AS s, pg_sleep(0.05)::text AS slept",
-                                                  ["42", "héllo"])
-            #expect(try rows.int64(0, "n") == 42)
-            #expect(try rows.string(0, "s") == "héllo")
-            try await connection.query("CREATE TABLE t (k text PRIMARY KEY)")
-            try await connection.query("INSERT INTO t VALUES ($1)", ["a"])
-            do {
-                try await connection.query("INSERT INTO t VALUES ($1)", ["a"])
-                Issue.record("duplicate insert succeeded")
-            } catch let error as PGError {
-                #expect(error.kind == .server)
-                #expect(error.sqlState == "23505")
-            }
-            // The session is in step after an error: the next answer is its own.
-            #expect(try await connection.query("SELECT count(*) AS n FROM t").int64(0, "n") == 1)
-            #expect(connection.isIdle)
-        }
-        #expect(reactor.waitCount >= 1)
-    }
-
     @Test func aTerminatedSessionFailsAsConnectionLost() async throws {
         let url = try await PostgresTestSupport.freshDatabase()
         let victim = try await PostgresTestSupport.connect(url)
