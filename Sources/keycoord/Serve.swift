@@ -49,11 +49,13 @@ struct Serve: AsyncParsableCommand {
             _ = try await service.start()
         } catch {
             logger.critical("keycoord failed to start", metadata: ["error": .string("\(error)")])
+            JSONLogHandler.flush()
             throw ExitCode(1)
         }
         let signal = await ShutdownSignal.wait()
         logger.notice("shutting down", metadata: ["signal": .string(signal)])
         await service.shutdown()
+        JSONLogHandler.flush()
     }
 }
 

@@ -62,6 +62,31 @@ final class ProcessTests: XCTestCase {
     }
 }
 
+extension ProcessTests {
+    /// A log collector that stops reading must not stop the service: log lines are written
+    /// by a thread of their own and dropped (and counted) when the buffer is full. Each lock
+    /// call logs an audit line, so 1,500 cycles log several times a pipe's 64 KiB; before,
+    /// the writes blocked the threads running the handlers and the requests hung.
+    func testAStalledLogPipeDoesNotStallRequests() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let serve = try ServeProcess.start(stateDir: directory.path, instance: "stalled-log", extra: ["--log-level", "info"],
+                                           drainStderr: false)
+        defer { serve.kill() }
+        let token = try serve.token()
+        let client = try RawHTTPClient(port: serve.controlPort)
+        for index in 0..<1500 {
+            let name = "stalled-\(index % 8)"
+            let acquired = try client.json("POST", "/v1/locks/\(name)", ["holder": "h", "ttl_seconds": 30], bearer: token)
+            XCTAssertEqual(acquired.status, 200, acquired.text)
+            let lease = acquired.json["lease_id"] as? String ?? ""
+            XCTAssertEqual(try client.request("DELETE", "/v1/locks/\(name)?lease_id=\(lease)", bearer: token).status, 204)
+        }
+        let jwks = try RawHTTPClient(port: serve.publicPort).request("GET", "/.well-known/jwks.json")
+        XCTAssertEqual(jwks.status, 200)
+    }
+}
+
 /// A `keycoord serve` child process on ephemeral ports, found from its start-up log line.
 final class ServeProcess: @unchecked Sendable {
     let process: Process
@@ -78,7 +103,9 @@ final class ServeProcess: @unchecked Sendable {
         return directory.appendingPathComponent("keycoord").path
     }
 
-    static func start(stateDir: String, instance: String, extra: [String] = []) throws -> ServeProcess {
+    /// `drainStderr` false: after the start-up line nobody reads the child's standard error,
+    /// as with a stalled log collector; the pipe fills up.
+    static func start(stateDir: String, instance: String, extra: [String] = [], drainStderr: Bool = true) throws -> ServeProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["serve", "--state-dir", stateDir, "--public-listen", "127.0.0.1:0", "--control-listen", "127.0.0.1:0",
@@ -100,7 +127,7 @@ final class ServeProcess: @unchecked Sendable {
                       let publicPort = object["public"].flatMap(port), let controlPort = object["control"].flatMap(port)
                 else { continue }
                 // Keep draining stderr so the child never blocks on a full pipe.
-                handle.readabilityHandler = { _ = $0.availableData }
+                if drainStderr { handle.readabilityHandler = { _ = $0.availableData } }
                 return ServeProcess(process: process, stateDir: stateDir, publicPort: publicPort, controlPort: controlPort)
             }
         }

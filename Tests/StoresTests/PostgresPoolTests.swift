@@ -45,7 +45,7 @@ struct PostgresPoolTests {
         pool.checkin(second)
         #expect(pool.idleCount == 2)
         #expect(try await live(url, pids) == 2)
-        #expect(try await PostgresTestSupport.eventually(timeout: .seconds(5)) { pool.idleCount == 0 })
+        #expect(await PostgresTestSupport.eventually(timeout: .seconds(5)) { pool.idleCount == 0 })
         #expect(try await PostgresTestSupport.eventually(timeout: .seconds(5)) { try await live(url, pids) == 0 })
         await pool.close()
     }

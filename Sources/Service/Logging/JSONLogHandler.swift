@@ -11,7 +11,14 @@ public struct JSONLogHandler: LogHandler {
     private let label: String
     private let json: Bool
 
-    private static let output = LockedOutput()
+    /// Standard error through a writer thread, with 4 MiB of lines in waiting at most.
+    private static let output = LogWriter(fileDescriptor: 2, capacity: 4 << 20)
+
+    /// Waits (up to `timeout`) until the lines logged so far are written; call before exit.
+    @discardableResult
+    public static func flush(timeout: TimeInterval = 2) -> Bool {
+        output.flush(timeout: timeout)
+    }
 
     public init(label: String, level: Logger.Level, json: Bool) {
         self.label = label
@@ -40,25 +47,5 @@ public struct JSONLogHandler: LogHandler {
             line = "\(time) \(event.level.rawValue.uppercased()) \(label): \(event.message)\(meta.isEmpty ? "" : " " + meta)\n"
         }
         Self.output.write(line)
-    }
-}
-
-/// Serialises writes so lines from several threads never interleave.
-private final class LockedOutput: @unchecked Sendable {
-    private let lock = NSLock()
-
-    func write(_ line: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        var bytes = Array(line.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { raw in
-                Foundation.write(2, raw.baseAddress! + offset, raw.count - offset)
-            }
-            if n <= 0 { if errno == EINTR { continue } else { return } }
-            offset += n
-        }
-        bytes.removeAll()
     }
 }
