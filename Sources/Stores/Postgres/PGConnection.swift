@@ -88,6 +88,21 @@ final class PGConnection: @unchecked Sendable {
     func query(_ sql: String, _ parameters: [String?] = []) async throws -> PGRows {
         await enter()
         defer { leave() }
+        return try await statement(sql, parameters)
+    }
+
+    /// Runs the statement only if `stillValid` holds once this caller's turn has come; nil
+    /// if not. For a lease's session: the lease may end, and its session go back to the
+    /// pool, while the caller waited for its turn.
+    func query(_ sql: String, _ parameters: [String?] = [], onlyIf stillValid: () -> Bool) async throws -> PGRows? {
+        await enter()
+        defer { leave() }
+        guard stillValid() else { return nil }
+        return try await statement(sql, parameters)
+    }
+
+    /// One statement, inside the gate: through the caller's reactor if it has one.
+    private func statement(_ sql: String, _ parameters: [String?]) async throws -> PGRows {
         guard let reactor = CurrentReactor.value else {
             return try await onQueue { try $0.execute(sql, parameters) }
         }

@@ -56,13 +56,18 @@ extension PostgresStore {
         let extended: Bool
         do {
             // Runs on the lease's own session: it fails if that session died, which is exactly
-            // when PostgreSQL has already released the advisory lock.
-            extended = try await lease.connection.query(
+            // when PostgreSQL has already released the advisory lock. Skipped if the lease
+            // ended (expiry, release) while this call waited for the session: its session may
+            // already serve another lease.
+            guard let rows = try await lease.connection.query(
                 """
                 UPDATE keycoord_lock_epochs SET expires_at = to_timestamp($4::float8)
                 WHERE name = $1 AND lease_id = $2 AND epoch = $3
                 """,
-                [name, leaseID, String(lease.fencingToken), String(expiresAt.timeIntervalSince1970)]).affected == 1
+                [name, leaseID, String(lease.fencingToken), String(expiresAt.timeIntervalSince1970)],
+                onlyIf: { !lease.isEnded })
+            else { throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID) }
+            extended = rows.affected == 1
         } catch let error as PGError where error.kind == .connectionLost {
             lose(lease, reason: error.message)
             throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID)
