@@ -59,7 +59,7 @@ public final class InMemoryStore: CoordinationStore, @unchecked Sendable {
                 }
                 slot.epoch += 1
                 let leaseID = "\(instance)-\(name)-\(slot.epoch)"
-                let expiresAt = now.addingTimeInterval(Self.seconds(ttl))
+                let expiresAt = now.addingTimeInterval(ttl.timeInterval)
                 slot.holder = holder
                 slot.leaseID = leaseID
                 slot.expiresAt = expiresAt
@@ -82,7 +82,7 @@ public final class InMemoryStore: CoordinationStore, @unchecked Sendable {
             guard var slot = locks[name], slot.leaseID == leaseID, let holder = slot.holder,
                   let expiresAt = slot.expiresAt, expiresAt > now
             else { throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID) }
-            let renewed = now.addingTimeInterval(Self.seconds(ttl))
+            let renewed = now.addingTimeInterval(ttl.timeInterval)
             slot.expiresAt = renewed
             locks[name] = slot
             return LockLease(name: name, leaseID: leaseID, holder: holder, fencingToken: slot.epoch,
@@ -167,11 +167,6 @@ public final class InMemoryStore: CoordinationStore, @unchecked Sendable {
                 locks[name]?.expiresAt = nil
             }
         }
-    }
-
-    private static func seconds(_ duration: Duration) -> TimeInterval {
-        let parts = duration.components
-        return TimeInterval(parts.seconds) + TimeInterval(parts.attoseconds) / 1e18
     }
 
     private func locked<R>(_ body: () throws -> R) rethrows -> R {

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// Retries with exponential backoff and full jitter, bounded by a deadline: the policy the
@@ -54,9 +55,9 @@ public struct RetryPolicy: Sendable {
         var attempt = 0
         var lastError: Error?
         while true {
-            let remaining = Self.seconds(clock.now.duration(to: end))
+            let remaining = clock.now.duration(to: end).timeInterval
             if let lastError, remaining < minimumAttemptTime {
-                throw RetryExhaustedError(attempts: attempt, elapsed: Self.seconds(start.duration(to: clock.now)),
+                throw RetryExhaustedError(attempts: attempt, elapsed: start.duration(to: clock.now).timeInterval,
                                           reason: .deadline, last: lastError)
             }
             attempt += 1
@@ -66,22 +67,17 @@ public struct RetryPolicy: Sendable {
                 if error is CancellationError || Task.isCancelled { throw error }
                 guard isRetryable(error) else { throw error }
                 lastError = error
-                let elapsed = Self.seconds(start.duration(to: clock.now))
+                let elapsed = start.duration(to: clock.now).timeInterval
                 guard attempt < maxAttempts else {
                     throw RetryExhaustedError(attempts: attempt, elapsed: elapsed, reason: .attempts, last: error)
                 }
                 let wait = backoff(beforeRetry: attempt)
-                guard Self.seconds(clock.now.duration(to: end)) >= wait + minimumAttemptTime else {
+                guard clock.now.duration(to: end).timeInterval >= wait + minimumAttemptTime else {
                     throw RetryExhaustedError(attempts: attempt, elapsed: elapsed, reason: .deadline, last: error)
                 }
                 onRetry(attempt, error, wait)
                 if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
             }
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        let parts = duration.components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
     }
 }

@@ -64,10 +64,3 @@ public enum DurationFormat {
         return out
     }
 }
-
-extension Duration {
-    /// Seconds as a floating-point number.
-    public var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}

@@ -101,7 +101,7 @@ final class JWKSPublisher: Sendable {
         let document = coordinator.jwks(from: snapshot)
         if !force, let old = rendered, old.sequence == snapshot.sequence, old.document.body == document.body { return }
         let etag = "\"" + Base64URL.encode(Digest.sha256(document.body).prefix(16)) + "\""
-        let maxAge = Int(config.effectiveJWKSMaxAge.seconds)
+        let maxAge = Int(config.effectiveJWKSMaxAge.timeInterval)
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         fields[.cacheControl] = "public, max-age=\(maxAge)"

@@ -46,7 +46,7 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
     public func requestCompleted(listener: String, method: HTTPRequest.Method, routeTemplate: String?, status: Int, duration: Duration) {
         let route = routeTemplate ?? "unmatched"
         registry.add("keycoord_http_requests_total", [listener, route, method.rawValue, String(status)])
-        registry.observe("keycoord_http_request_duration_seconds", [listener, route], duration.seconds)
+        registry.observe("keycoord_http_request_duration_seconds", [listener, route], duration.timeInterval)
     }
 
     public func connectionOpened(listener: String) { registry.add("keycoord_http_connections_open", [listener], 1) }
@@ -65,7 +65,7 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
         registry.add("keycoord_ensure_total", [keyType.rawValue, outcome.rawValue])
     }
     public func lockWaited(name: String, duration: Duration) {
-        registry.observe("keycoord_lock_wait_seconds", [], duration.seconds)
+        registry.observe("keycoord_lock_wait_seconds", [], duration.timeInterval)
     }
     public func jwksRefused(reason: String) { registry.add("keycoord_jwks_refused_total", [reason]) }
     public func emergencyGap(keyType: KeyType) { registry.add("keycoord_emergency_gaps_total", [keyType.rawValue]) }

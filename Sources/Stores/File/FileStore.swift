@@ -143,7 +143,7 @@ public final class FileStore: CoordinationStore {
                     throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID)
                 }
                 var renewed = held.lease
-                renewed.expiresAt = now.addingTimeInterval(Self.seconds(ttl))
+                renewed.expiresAt = now.addingTimeInterval(ttl.timeInterval)
                 try writeLease(name, LeaseDocument(token: renewed.fencingToken, lease: leaseMetadata(renewed)))
                 held.timer.cancel()
                 held.lease = renewed
@@ -197,7 +197,7 @@ public final class FileStore: CoordinationStore {
             }
             let now = Date()
             let lease = LockLease(name: name, leaseID: SecureRandom.hexToken(), holder: holder, fencingToken: previous + 1,
-                                  acquiredAt: now, expiresAt: now.addingTimeInterval(Self.seconds(ttl)))
+                                  acquiredAt: now, expiresAt: now.addingTimeInterval(ttl.timeInterval))
             try writeLease(name, LeaseDocument(token: lease.fencingToken, lease: leaseMetadata(lease)))
             leases.withLock { table in
                 table.held[name] = HeldLease(file: file, lease: lease, timer: expiryTimer(for: lease))
@@ -395,10 +395,6 @@ public final class FileStore: CoordinationStore {
         }
     }
 
-    private static func seconds(_ duration: Duration) -> TimeInterval {
-        let parts = duration.components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
-    }
 
     /// A one-line reason for a JSON decoding failure.
     private static func describe(_ error: Error) -> String {

@@ -1,3 +1,4 @@
+import Core
 import Dispatch
 import Foundation
 import Synchronization
@@ -19,8 +20,7 @@ enum PGDeadline {
             Task {
                 do { finish(.success(try await operation())) } catch { finish(.failure(error)) }
             }
-            let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
-            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+            DispatchQueue.global().asyncAfter(deadline: .now() + limit.timeInterval) {
                 finish(.failure(PGError.connectionLost("no answer from PostgreSQL within \(limit)")))
             }
         }

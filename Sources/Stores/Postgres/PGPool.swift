@@ -1,3 +1,4 @@
+import Core
 import Dispatch
 import Foundation
 import Synchronization
@@ -47,9 +48,7 @@ final class PGPool: Sendable {
         self.settings = settings
         self.maxSize = maxSize ?? Int.max
         self.maxIdle = maxIdle
-        let timeout = max(idleTimeout, .milliseconds(10))
-        idleTimeoutNanoseconds = UInt64(timeout.components.seconds) * 1_000_000_000
-            + UInt64(timeout.components.attoseconds / 1_000_000_000)
+        idleTimeoutNanoseconds = UInt64(max(idleTimeout, .milliseconds(10)).timeInterval * 1e9)
         self.label = label
         reaper = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "keycoord.pg.\(label).reaper"))
         let interval = DispatchTimeInterval.nanoseconds(Int(min(idleTimeoutNanoseconds / 2, UInt64(Int.max))))

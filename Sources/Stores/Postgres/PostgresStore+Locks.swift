@@ -52,7 +52,7 @@ extension PostgresStore {
         guard let lease = leases.withLock({ $0[leaseID] }), lease.name == name, lease.isLive else {
             throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID)
         }
-        let expiresAt = Date().addingTimeInterval(Self.seconds(ttl))
+        let expiresAt = Date().addingTimeInterval(ttl.timeInterval)
         let extended: Bool
         do {
             // Runs on the lease's own session: it fails if that session died, which is exactly
@@ -163,7 +163,7 @@ extension PostgresStore {
     static func lockAndBump(_ connection: PGConnection, name: String, key: PGLockKey, holder: String, leaseID: String,
                             instance: String, ttl: Duration, wait: Duration) async throws -> (token: UInt64, acquiredAt: Date, expiresAt: Date)? {
         let acquiredAt = Date()
-        let expiresAt = acquiredAt.addingTimeInterval(seconds(ttl))
+        let expiresAt = acquiredAt.addingTimeInterval(ttl.timeInterval)
         let parameters = [key.parameter, name, holder, leaseID, instance, String(acquiredAt.timeIntervalSince1970),
                           String(expiresAt.timeIntervalSince1970)]
         if wait == .zero {
@@ -173,7 +173,7 @@ extension PostgresStore {
         }
         try await connection.query("BEGIN")
         do {
-            let waitMilliseconds = max(1, min(Int64(Int32.max) - 60_000, Int64(seconds(wait) * 1000)))
+            let waitMilliseconds = max(1, min(Int64(Int32.max) - 60_000, Int64(wait.timeInterval * 1000)))
             try await connection.query("SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
                                        [String(waitMilliseconds), String(waitMilliseconds + 30_000)])
             do {
@@ -184,7 +184,7 @@ extension PostgresStore {
             }
             // The lock was granted after a wait: the lease runs from now.
             let grantedAt = Date()
-            let grantedUntil = grantedAt.addingTimeInterval(seconds(ttl))
+            let grantedUntil = grantedAt.addingTimeInterval(ttl.timeInterval)
             let rows = try await connection.query(lockedBump, [key.parameter, name, holder, leaseID, instance,
                                                                String(grantedAt.timeIntervalSince1970),
                                                                String(grantedUntil.timeIntervalSince1970)])
@@ -264,9 +264,5 @@ extension PostgresStore {
         guard LockName.isValid(name) else {
             throw CoordinationError.invalid("lock name must match [A-Za-z0-9._:-]{1,200}")
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

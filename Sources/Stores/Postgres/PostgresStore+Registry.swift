@@ -48,7 +48,7 @@ extension PostgresStore {
 
     public func waitForChange(trustDomain: String, after: UInt64, timeout: Duration) async throws -> UInt64 {
         try Self.validate(trustDomain: trustDomain)
-        let deadline = Date().addingTimeInterval(max(0, Self.seconds(timeout)))
+        let deadline = Date().addingTimeInterval(max(0, timeout.timeInterval))
         while true {
             let current = try await sequence(of: trustDomain)
             if current > after || Date() >= deadline || Task.isCancelled { return current }
