@@ -355,25 +355,9 @@ final class Connection: @unchecked Sendable {
                 slot.response = body(request)
                 enqueue(slot)
             case .async(let body):
-                let sequence = firstSequence + UInt64(slots.count)
-                enqueue(slot)
-                let loop = self.loop
-                Task {
-                    let response = await body(request)
-                    loop.execute { self.complete(sequence: sequence, response: response) }
-                }
+                start(slot, onLoop: false, body: body, request: request)
             case .asyncOnLoop(let body):
-                let sequence = firstSequence + UInt64(slots.count)
-                enqueue(slot)
-                let loop = self.loop
-                Task(executorPreference: loop) {
-                    let response = await CurrentReactor.$value.withValue(loop) { await body(request) }
-                    if loop.inLoop {
-                        self.complete(sequence: sequence, response: response)
-                    } else {
-                        loop.execute { self.complete(sequence: sequence, response: response) }
-                    }
-                }
+                start(slot, onLoop: true, body: body, request: request)
             }
         case .methodNotAllowed(let allow, let template):
             slot.template = template
@@ -387,6 +371,28 @@ final class Connection: @unchecked Sendable {
             slot.response = Problem.response(status: .notFound, type: "not-found", title: "Not Found",
                                              detail: "No resource at \(request.path).")
             enqueue(slot)
+        }
+    }
+
+    /// Queues the request's slot and runs `body` as a task: on the shared pool, or on this
+    /// connection's loop with the loop as the task's reactor (`HTTPHandler.asyncOnLoop`). The
+    /// response fills the slot on the loop's thread, directly when the task ends there.
+    private func start(_ slot: Slot, onLoop: Bool, body: @escaping @Sendable (HTTPServerRequest) async -> HTTPServerResponse,
+                       request: HTTPServerRequest) {
+        let sequence = firstSequence + UInt64(slots.count)
+        enqueue(slot)
+        let loop = self.loop
+        let finish: @Sendable (HTTPServerResponse) -> Void = { response in
+            if loop.inLoop {
+                self.complete(sequence: sequence, response: response)
+            } else {
+                loop.execute { self.complete(sequence: sequence, response: response) }
+            }
+        }
+        if onLoop {
+            Task(executorPreference: loop) { finish(await CurrentReactor.$value.withValue(loop) { await body(request) }) }
+        } else {
+            Task { finish(await body(request)) }
         }
     }
 

@@ -31,13 +31,8 @@ final class TokenFile: Sendable {
         return try AtomicFile.createExclusive(Array((SecureRandom.hexToken(bytes: 32) + "\n").utf8), at: path, mode: 0o600)
     }
 
-    /// Whether `presented` is one of the file's tokens. Every token is compared, so the
-    /// time taken does not tell which one matched.
-    func contains(_ presented: [UInt8]) -> Bool {
-        callerID(presented) != nil
-    }
-
-    /// The caller id of `presented` if it is one of the file's tokens (see `contains`).
+    /// The caller id of `presented` if it is one of the file's tokens, nil if not. Every
+    /// token is compared, so the time taken does not tell which one matched.
     func callerID(_ presented: [UInt8]) -> String? {
         let current = currentTokens()
         var matched: Int?
