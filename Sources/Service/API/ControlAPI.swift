@@ -23,6 +23,8 @@ final class ControlAPI: Sendable {
     private let locksOnLoop: Bool
 
     static let maxEventWait: Int64 = 60
+    /// Actions after which this instance re-renders its JWKS at once.
+    private static let changesJWKS: Set<String> = ["key.publish", "key.taint", "key.revoke"]
     static let maxLockTTL: Int64 = 3600
     static let maxLockWait: Int64 = 300
 
@@ -68,7 +70,7 @@ final class ControlAPI: Sendable {
                 let caller = try auth.authenticate(request)
                 callerID = caller.id
                 (response, target) = try await body(request, caller)
-                if let action, ["key.publish", "key.taint", "key.revoke"].contains(action) { await publisher.refresh(force: false) }
+                if let action, Self.changesJWKS.contains(action) { await publisher.refresh(force: false) }
             } catch {
                 response = ProblemMapper.response(for: error)
             }
