@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command with the real services the tests need, started for this run only:
 #   - a throwaway PostgreSQL (initdb + pg_ctl, private port and socket directory)
-#   - moto's server mode as the AWS KMS API
+#   - moto's server mode as the AWS KMS API, through Tests/python/moto_server.py (Sign
+#     honours MessageType DIGEST as real KMS does)
 # and removes them afterwards. Exports:
 #   KEYCOORD_TEST_POSTGRES_URL  libpq URL of a superuser connection to database "postgres"
 #   KEYCOORD_TEST_MOTO_URL      http://127.0.0.1:PORT
@@ -39,7 +40,7 @@ export KEYCOORD_TEST_PG_PORT="$PG_PORT"
 export KEYCOORD_TEST_PG_SOCKET_DIR="$RUN_DIR/pgsock"
 
 MOTO_PORT="$(free_port)"
-python3 -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$RUN_DIR/moto.log" 2>&1 &
+python3 "$(dirname "$0")/../Tests/python/moto_server.py" -H 127.0.0.1 -p "$MOTO_PORT" >"$RUN_DIR/moto.log" 2>&1 &
 MOTO_PID=$!
 for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1 && break

@@ -1,4 +1,5 @@
 import Core
+import Crypto
 import Foundation
 import Testing
 @testable import Backends
@@ -27,7 +28,7 @@ import Testing
             endpoint: setup.url, credentials: AWSCredentials(accessKeyID: setup.access_key, secretAccessKey: setup.secret_key))
         let trustDomain = AWSTestSupport.uniqueTrustDomain("auth")
         let key = try await good.create(keyType: .ecP256, trustDomain: trustDomain)
-        _ = try await good.sign(ref: key.ref, keyType: .ecP256, digest: Array("x.y".utf8))
+        _ = try await good.sign(ref: key.ref, keyType: .ecP256, digest: Digest.sha256(Array("x.y".utf8)))
         try await good.markPublished(ref: key.ref, kid: "auth-kid")
         #expect(try await good.list(trustDomain: trustDomain).map(\.kid) == ["auth-kid"])
         #expect(await good.checkUsable(ref: key.ref) == nil)
@@ -36,15 +37,15 @@ import Testing
             endpoint: setup.url,
             credentials: AWSCredentials(accessKeyID: setup.access_key, secretAccessKey: setup.secret_key + "x"))
         await #expect { try await wrong.create(keyType: .ecP256, trustDomain: trustDomain) } throws: { error in
-            guard case CoordinationError.backendFailure(let message) = error else { return false }
-            return message.contains("rejected keycoord's credentials")
+            guard case CoordinationError.backendFailure(let failure) = error else { return false }
+            return failure.kind == .denied && failure.message.contains("rejected keycoord's credentials")
         }
         // Temporary credentials of an assumed role: the session token is sent and signed.
         let session = AWSCredentials(accessKeyID: setup.session.access_key, secretAccessKey: setup.session.secret_key,
                                      sessionToken: setup.session.token)
         let temporary = try AWSTestSupport.motoBackend(endpoint: setup.url, credentials: session)
         #expect(try await temporary.list(trustDomain: trustDomain).map(\.ref) == [key.ref])
-        _ = try await temporary.sign(ref: key.ref, keyType: .ecP256, digest: Array("x.y".utf8))
+        _ = try await temporary.sign(ref: key.ref, keyType: .ecP256, digest: Digest.sha256(Array("x.y".utf8)))
         let forgedToken = AWSCredentials(accessKeyID: session.accessKeyID, secretAccessKey: session.secretAccessKey,
                                          sessionToken: "forged")
         #expect(await (try AWSTestSupport.motoBackend(endpoint: setup.url, credentials: forgedToken))

@@ -17,18 +17,17 @@ import Testing
     }
 
     func alias(_ name: String, on backend: AWSKMSBackend) async throws -> Alias? {
-        try await backend.client.call("ListAliases", AWSKMSAPI.ListRequest(Limit: 100), as: AliasList.self)
+        try await AWSTestSupport.wire(backend).call("ListAliases", AWSKMSAPI.ListRequest(Limit: 100), as: AliasList.self)
             .Aliases.first { $0.AliasName == name }
     }
 
-    /// A compact JWS signed through KMS. The backend runs with MessageType RAW because
-    /// moto hashes even a DIGEST message again; so the signing input goes in as is and
-    /// moto hashes it once, which is what real KMS does to a DIGEST we hashed ourselves.
+    /// A compact JWS signed through KMS with the production setting (MessageType DIGEST):
+    /// keycoord hashes the signing input, KMS signs the digest.
     func jws(backend: AWSKMSBackend, ref: String, keyType: KeyType, kid: String) async throws -> String {
         let header = Base64URL.encode(Array(#"{"alg":"\#(keyType.alg)","kid":"\#(kid)","typ":"JWT"}"#.utf8))
         let payload = Base64URL.encode(Array(#"{"sub":"spiffe://example.org/workload","aud":["sts.amazonaws.com"],"exp":1999999999}"#.utf8))
         let input = "\(header).\(payload)"
-        let signature = try await backend.sign(ref: ref, keyType: keyType, digest: Array(input.utf8))
+        let signature = try await backend.sign(ref: ref, keyType: keyType, digest: Digest.hash(keyType.hash, Array(input.utf8)))
         return "\(input).\(Base64URL.encode(signature))"
     }
 
@@ -101,9 +100,8 @@ import Testing
         let key = try await backend.create(keyType: keyType, trustDomain: AWSTestSupport.uniqueTrustDomain("types"))
         let publicKey = try PublicKey(der: key.publicKey)
         #expect(KeyType(publicKey.algorithm) == keyType)
-        let message = Array("header.payload".utf8)
-        let signature = try await backend.sign(ref: key.ref, keyType: keyType, digest: message)
-        let digest = Digest.hash(keyType.hash, message)
+        let digest = Digest.hash(keyType.hash, Array("header.payload".utf8))
+        let signature = try await backend.sign(ref: key.ref, keyType: keyType, digest: digest)
         if keyType.family == .ec {
             #expect(signature.count == 2 * (keyType.algorithm.coordinateSize ?? 0))
             #expect(publicKey.verify(signature: try ECDSASignature.der(fromRaw: signature), digest: digest, hash: keyType.hash))
@@ -113,22 +111,24 @@ import Testing
         try await backend.destroy(ref: key.ref)
     }
 
-    @Test func digestModeSendsTheDigest() async throws {
-        // The production setting. Real KMS signs a DIGEST message as the hash it is; moto
-        // hashes it once more, so against moto the signature covers SHA-256(digest). That
-        // still proves the request shape and the DER → r‖s conversion of the DIGEST path.
-        var config = AWSKMSConfig(region: "us-east-1", endpoint: try AWSTestSupport.motoURL(),
-                                  credentials: AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"))
-        config.deletionWindowDays = 7
-        let backend = try AWSKMSBackend(config: config, environment: [:])
+    @Test func digestSigningIsWhatKMSDoes() async throws {
+        // MessageType DIGEST, as in production; the test moto (Tests/python/moto_server.py)
+        // signs the digest as prehashed and refuses a wrong length, as real KMS does.
+        let backend = try AWSTestSupport.motoBackend(endpoint: try AWSTestSupport.motoURL())
         let key = try await backend.create(keyType: .ecP256, trustDomain: AWSTestSupport.uniqueTrustDomain("digest"))
         let digest = Digest.sha256(Array("header.payload".utf8))
         let signature = try await backend.sign(ref: key.ref, keyType: .ecP256, digest: digest)
         #expect(signature.count == 64)
         let publicKey = try PublicKey(der: key.publicKey)
         let der = try ECDSASignature.der(fromRaw: signature)
-        #expect(publicKey.verify(signature: der, digest: Digest.sha256(digest), hash: .sha256))
-        #expect(!publicKey.verify(signature: der, digest: digest, hash: .sha256))
+        #expect(publicKey.verify(signature: der, digest: digest, hash: .sha256))
+        #expect(!publicKey.verify(signature: der, digest: Digest.sha256(digest), hash: .sha256))
+        // KMS itself refuses a digest of the wrong length (the backend refuses it before sending).
+        let short = AWSKMSAPI.SignRequest(KeyId: key.ref, Message: PEM.base64(Array(digest.prefix(31))), MessageType: "DIGEST",
+                                          SigningAlgorithm: "ECDSA_SHA_256")
+        await #expect { _ = try await AWSTestSupport.wire(backend).sign(short) } throws: { error in
+            (error as? AWSServiceError)?.code == "ValidationException"
+        }
         try await backend.destroy(ref: key.ref)
     }
 
@@ -137,32 +137,28 @@ import Testing
         let backend = try AWSTestSupport.motoBackend(endpoint: url)
         let missing = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
         await #expect { try await backend.publicKey(ref: missing) } throws: { error in
-            guard case CoordinationError.backendFailure(let message) = error else { return false }
-            return message.contains("not found") && message.contains("GetPublicKey")
+            guard case CoordinationError.backendFailure(let failure) = error else { return false }
+            return failure.kind == .notFound && failure.message.contains("GetPublicKey")
         }
-        #expect(await backend.checkUsable(ref: missing)?.contains("not found") == true)
+        #expect(await backend.checkUsable(ref: missing)?.contains("DescribeKey found no such resource: NotFoundException") == true)
         await #expect(throws: CoordinationError.self) { try await backend.sign(ref: "", keyType: .ecP256, digest: [1]) }
 
-        // DIGEST mode (the real-KMS setting) refuses a digest of the wrong length before any call.
-        var config = AWSKMSConfig(region: "us-east-1", endpoint: url, credentials: AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"))
-        config.signMessageType = .digest
-        let digestBackend = try AWSKMSBackend(config: config, environment: [:])
+        // A digest of the wrong length is refused before any call.
         await #expect(throws: CoordinationError.invalid("a ES256 digest is 32 bytes, not 3")) {
-            try await digestBackend.sign(ref: missing, keyType: .ecP256, digest: [1, 2, 3])
+            try await backend.sign(ref: missing, keyType: .ecP256, digest: [1, 2, 3])
         }
 
         // A key keycoord did not create (no tags) cannot be published: no alias is moved onto it.
-        let foreign = try await backend.client.call("CreateKey", AWSKMSAPI.CreateKeyRequest(
-            KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY", Description: "not keycoord's", Tags: []),
-            as: AWSKMSAPI.KeyMetadataResponse.self).KeyMetadata
+        let foreign = try await AWSTestSupport.wire(backend).createKey(AWSKMSAPI.CreateKeyRequest(
+            KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY", Description: "not keycoord's", Tags: []))
         await #expect { try await backend.markPublished(ref: foreign.KeyId, kid: "x") } throws: { error in
-            guard case CoordinationError.backendFailure(let message) = error else { return false }
-            return message.contains("did not create")
+            guard case CoordinationError.backendFailure(let failure) = error else { return false }
+            return failure.message.contains("did not create")
         }
         // A signature of the wrong key type is caught, not passed on as a JOSE signature.
         let ec = try await backend.create(keyType: .ecP256, trustDomain: AWSTestSupport.uniqueTrustDomain("mismatch"))
         await #expect(throws: CoordinationError.self) {
-            try await backend.sign(ref: ec.ref, keyType: .rsa2048, digest: Array("x".utf8))
+            try await backend.sign(ref: ec.ref, keyType: .rsa2048, digest: Digest.sha256(Array("x".utf8)))
         }
         try await backend.destroy(ref: ec.ref)
         try await backend.destroy(ref: foreign.KeyId)

@@ -51,7 +51,7 @@ import Testing
         let trustDomain = AWSTestSupport.uniqueTrustDomain("faults")
         let start = Date()
         let key = try await backend.create(keyType: .ecP256, trustDomain: trustDomain)
-        let signature = try await backend.sign(ref: key.ref, keyType: .ecP256, digest: Array("a.b".utf8))
+        let signature = try await backend.sign(ref: key.ref, keyType: .ecP256, digest: Digest.sha256(Array("a.b".utf8)))
         let publicKey = try PublicKey(der: key.publicKey)
         #expect(publicKey.verify(signature: try ECDSASignature.der(fromRaw: signature), digest: Digest.sha256(Array("a.b".utf8)),
                                  hash: .sha256))
@@ -97,9 +97,9 @@ import Testing
         let backend = try backend(proxy, timeout: 1.5, deadline: 3)
         let start = Date()
         await #expect { try await backend.sign(ref: "arn:aws:kms:us-east-1:123456789012:key/x", keyType: .ecP256,
-                                               digest: [1]) } throws: { error in
-            guard case CoordinationError.backendFailure(let message) = error else { return false }
-            return message.contains("gave up")
+                                               digest: Digest.sha256([1])) } throws: { error in
+            guard case CoordinationError.backendFailure(let failure) = error else { return false }
+            return failure.kind == .unavailable && failure.message.contains("gave up")
         }
         // Loose bounds: the machine is loaded, but the call must end near its 3 s deadline.
         #expect(Date().timeIntervalSince(start) < 30)
@@ -111,13 +111,13 @@ import Testing
         defer { proxy.helper.stop() }
         let backend = try backend(proxy)
         await #expect { try await backend.sign(ref: "arn:aws:kms:us-east-1:123456789012:key/x", keyType: .ecP256,
-                                               digest: [1]) } throws: { error in
-            guard case CoordinationError.backendFailure(let message) = error else { return false }
-            return message.contains("denied kms:Sign") && message.contains("docs/aws.md")
+                                               digest: Digest.sha256([1])) } throws: { error in
+            guard case CoordinationError.backendFailure(let failure) = error else { return false }
+            return failure.kind == .denied && failure.permission == "kms:Sign" && failure.message.contains("docs/aws.md")
         }
         await #expect { try await backend.create(keyType: .ecP256, trustDomain: "limit.example.org") } throws: { error in
-            guard case CoordinationError.backendFailure(let message) = error else { return false }
-            return message.contains("quota")
+            guard case CoordinationError.backendFailure(let failure) = error else { return false }
+            return failure.kind == .invalid && failure.message.contains("quota")
         }
         let stats = try await proxy.stats()
         #expect(stats["Sign"] == 1)

@@ -26,6 +26,14 @@ enum AWSTestSupport {
         "\(label)-\(SecureRandom.hexToken(bytes: 4)).example.org"
     }
 
+    /// The wire client behind a backend made by `motoBackend`, for calls the backend does not make.
+    static func wire(_ backend: AWSKMSBackend) throws -> AWSKMSClient {
+        guard let client = backend.client as? AWSKMSClient else {
+            throw Failure(description: "the backend does not talk to KMS over the wire")
+        }
+        return client
+    }
+
     /// Runs blocking work (process I/O) on a Dispatch thread: blocking the few threads of
     /// Swift's cooperative pool would stall every other test running in parallel.
     static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
@@ -39,14 +47,13 @@ enum AWSTestSupport {
         try await PythonCheck.runRaw(script, stdin: input, arguments: arguments)
     }
 
-    /// A backend on moto with test credentials; `RAW` signing because moto hashes even a
-    /// `DIGEST` message again (real KMS does not), so callers pass the signing input itself.
+    /// A backend on moto with test credentials and the production settings (signing with
+    /// MessageType DIGEST, which the test moto honours as real KMS does).
     static func motoBackend(endpoint: String, credentials: AWSCredentials = AWSCredentials(accessKeyID: "testing",
                                                                                           secretAccessKey: "testing"),
                             region: String = "us-east-1", configure: (inout AWSKMSConfig) -> Void = { _ in }) throws
         -> AWSKMSBackend {
         var config = AWSKMSConfig(region: region, endpoint: endpoint, credentials: credentials, deletionWindowDays: 7)
-        config.signMessageType = .raw
         configure(&config)
         return try AWSKMSBackend(config: config, environment: [:])
     }

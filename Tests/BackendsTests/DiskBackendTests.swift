@@ -118,8 +118,8 @@ import TestSupport
         do {
             _ = try await backend.list(trustDomain: "example.org")
             Issue.record("listed a key with corrupt metadata")
-        } catch CoordinationError.backendFailure(let message) {
-            #expect(message.contains(metadataPath))
+        } catch CoordinationError.backendFailure(let failure) {
+            #expect(failure.message.contains(metadataPath))
         }
     }
 

@@ -241,8 +241,8 @@ import TestSupport
         do {
             _ = try await coordinator.ensure(keyType: .ecP256, serverID: "s")
             Issue.record("an unusable key was handed out")
-        } catch CoordinationError.backendFailure(let message) {
-            #expect(message.contains("not readable") && message.contains(ref))
+        } catch CoordinationError.backendFailure(let failure) {
+            #expect(failure.message.contains("not readable") && failure.message.contains(ref))
         }
     }
 
@@ -261,8 +261,10 @@ import TestSupport
                                           createdAt: h.clock.now.addingTimeInterval(-60))
         let foreign = try h.backend.insert(keyType: .ecP256, trustDomain: "other.org", mark: .pending,
                                            createdAt: h.clock.now.addingTimeInterval(-5 * Self.hour))
+        // No creation date (an AWS key without CreationDate): it may be seconds old, so it stays.
+        let ageless = try h.backend.insert(keyType: .ecP256, trustDomain: "example.org", mark: .pending, createdAt: nil)
         #expect(try await coordinator.reconcile() == 2)
-        #expect(h.backend.refs == [currentRef, young, foreign])
+        #expect(h.backend.refs == [currentRef, young, foreign, ageless])
         #expect(!h.backend.refs.contains(old) && !h.backend.refs.contains(orphan))
         #expect(h.backend.mark(ref: currentRef) == .published, "a pending key the registry holds is repaired")
         #expect(h.observer.reconciled == [2])

@@ -28,7 +28,7 @@ public final class InMemoryBackend: KeyBackend, @unchecked Sendable {
         var trustDomain: String
         var mark: BackendKeyMark
         var kid: String?
-        var createdAt: Date
+        var createdAt: Date?
     }
 
     public init(name: String = "memory", clock: @escaping @Sendable () -> Date = { Date() }) {
@@ -65,9 +65,10 @@ public final class InMemoryBackend: KeyBackend, @unchecked Sendable {
     /// returned: the window in which a lease can expire or a store can fail mid-mint.
     public func onCreate(_ hook: (@Sendable () async -> Void)?) { locked { createHook = hook } }
 
-    /// Adds a key directly, e.g. one a crashed instance left pending long ago.
+    /// Adds a key directly, e.g. one a crashed instance left pending long ago; `createdAt`
+    /// nil is a key whose backend does not say when it was created.
     @discardableResult
-    public func insert(keyType: KeyType, trustDomain: String, mark: BackendKeyMark, createdAt: Date) throws -> String {
+    public func insert(keyType: KeyType, trustDomain: String, mark: BackendKeyMark, createdAt: Date?) throws -> String {
         let key = try PrivateKey.generate(keyType.algorithm)
         return locked {
             let ref = "memory:\(UUID().uuidString.lowercased())"

@@ -47,7 +47,7 @@ public struct AWSContainerCredentialSource: AWSCredentialSource {
         var headers: [(name: String, value: String)] = [("Accept", "application/json")]
         if let token = try authorizationToken() { headers.append(("Authorization", token)) }
         let request = HTTPClientRequest(method: "GET", url: url, headers: headers)
-        let response = try await retry.run(isRetryable: AWSRetry.isRetryable) { _, timeout in
+        let response = try await retry.run(isRetryable: CloudRetry.isRetryable) { _, timeout in
             let response = try await http.send(request, timeout: timeout)
             if response.status >= 500 || response.status == 429 {
                 throw AWSServiceError(service: "ECS", operation: "container credentials", status: response.status,

@@ -45,7 +45,7 @@ public struct AWSInstanceMetadataCredentialSource: AWSCredentialSource {
             throw AWSError("cannot build an instance metadata URL for \(path)")
         }
         let request = HTTPClientRequest(method: method, url: url, headers: headers)
-        let response = try await retry.run(isRetryable: AWSRetry.isRetryable) { _, timeout in
+        let response = try await retry.run(isRetryable: CloudRetry.isRetryable) { _, timeout in
             let response = try await http.send(request, timeout: timeout)
             if response.status >= 500 || response.status == 429 {
                 throw AWSServiceError(service: "IMDS", operation: path, status: response.status,

@@ -15,23 +15,17 @@ public final class AWSKMSBackend: KeyBackend {
     public let region: String
     public let endpoint: URL
     let config: AWSKMSConfig
-    let client: AWSKMSClient
+    let client: any AWSKMSOperations
     let logger: Logger
+    let marks: CloudKeyMarks
+    let usable: CloudUsabilityCache
 
     /// Reads region, endpoint and credentials from `config`, then `environment`, in the
     /// AWS SDK order. Throws `CoordinationError.invalid` for unusable settings; no
     /// network call is made here (credentials are resolved at the first request).
-    public init(config: AWSKMSConfig, environment: [String: String] = ProcessInfo.processInfo.environment,
-                logger: Logger = Logger(label: "keycoord.backend.aws-kms")) throws {
-        guard (7...30).contains(config.deletionWindowDays) else {
-            throw CoordinationError.invalid("AWS KMS deletion window must be 7 to 30 days, not \(config.deletionWindowDays)")
-        }
-        try Self.validateAliasTemplate(config.aliasTemplate)
-        for key in [config.trustDomainTagKey, config.keyTypeTagKey, config.pendingTagKey, config.kidTagKey] {
-            guard !key.isEmpty, key.utf8.count <= 128, !key.lowercased().hasPrefix("aws:") else {
-                throw CoordinationError.invalid("AWS KMS tag key \"\(key)\" must be 1–128 characters and not start with aws:")
-            }
-        }
+    public convenience init(config: AWSKMSConfig, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            logger: Logger = Logger(label: "keycoord.backend.aws-kms")) throws {
+        try Self.validate(config)
         do {
             let profile = try AWSSharedConfig(profile: config.profile, environment: environment)
             if profile.profileExplicit, !profile.found, config.credentials == nil {
@@ -48,15 +42,38 @@ public final class AWSKMSBackend: KeyBackend {
             let retry = RetryPolicy(maxAttempts: config.maxAttempts, baseDelay: config.retryBaseDelay,
                                     maxDelay: config.retryMaxDelay, deadline: config.callDeadline,
                                     attemptTimeout: config.requestTimeout)
-            self.region = region
-            self.endpoint = endpoint
-            self.client = AWSKMSClient(endpoint: endpoint, region: region, credentials: chain, http: http, retry: retry,
-                                       logger: logger)
+            let client = AWSKMSClient(endpoint: endpoint, region: region, credentials: chain, http: http, retry: retry,
+                                      logger: logger)
+            try self.init(config: config, client: client, region: region, endpoint: endpoint, logger: logger)
         } catch let error as AWSError {
             throw CoordinationError.invalid("AWS KMS backend: \(error.message)")
         }
+    }
+
+    /// A backend over any implementation of the KMS operations (the tests' in-memory KMS).
+    init(config: AWSKMSConfig, client: any AWSKMSOperations, region: String, endpoint: URL,
+         logger: Logger = Logger(label: "keycoord.backend.aws-kms")) throws {
+        try Self.validate(config)
         self.config = config
+        self.client = client
+        self.region = region
+        self.endpoint = endpoint
         self.logger = logger
+        self.marks = CloudKeyMarks(trustDomainKey: config.trustDomainTagKey, keyTypeKey: config.keyTypeTagKey,
+                                   stateKey: config.pendingTagKey, kidKey: config.kidTagKey)
+        self.usable = CloudUsabilityCache(ttl: config.usableCacheSeconds)
+    }
+
+    static func validate(_ config: AWSKMSConfig) throws {
+        guard (7...30).contains(config.deletionWindowDays) else {
+            throw CoordinationError.invalid("AWS KMS deletion window must be 7 to 30 days, not \(config.deletionWindowDays)")
+        }
+        try validateAliasTemplate(config.aliasTemplate)
+        for key in [config.trustDomainTagKey, config.keyTypeTagKey, config.pendingTagKey, config.kidTagKey] {
+            guard !key.isEmpty, key.utf8.count <= 128, !key.lowercased().hasPrefix("aws:") else {
+                throw CoordinationError.invalid("AWS KMS tag key \"\(key)\" must be 1–128 characters and not start with aws:")
+            }
+        }
     }
 
     // MARK: KeyBackend
@@ -68,25 +85,20 @@ public final class AWSKMSBackend: KeyBackend {
         let request = AWSKMSAPI.CreateKeyRequest(
             KeySpec: Self.keySpec(keyType), KeyUsage: "SIGN_VERIFY",
             Description: "keycoord shared JWT signing key (\(keyType.rawValue)) for trust domain \(trustDomain)",
-            Tags: [
-                .init(TagKey: config.trustDomainTagKey, TagValue: trustDomain),
-                .init(TagKey: config.keyTypeTagKey, TagValue: keyType.rawValue),
-                .init(TagKey: config.pendingTagKey, TagValue: BackendKeyMark.pending.rawValue),
-            ])
-        let created = try await perform("CreateKey") {
-            try await client.call("CreateKey", request, as: AWSKMSAPI.KeyMetadataResponse.self).KeyMetadata
-        }
+            Tags: marks.pending(trustDomain: trustDomain, keyType: keyType).sorted { $0.key < $1.key }
+                .map { AWSKMSAPI.Tag(TagKey: $0.key, TagValue: $0.value) })
+        let created = try await perform("CreateKey", permission: "kms:CreateKey") { try await client.createKey(request) }
         let ref = created.Arn ?? created.KeyId
         let der = try await publicKey(ref: ref)
         let parsed: PublicKey
         do {
             parsed = try PublicKey(der: der)
         } catch {
-            throw CoordinationError.backendFailure("AWS KMS returned an unreadable public key for \(ref): \(error)")
+            throw CoordinationError.backendFailure(BackendError(.failed, "AWS KMS returned an unreadable public key for \(ref): \(error)"))
         }
         guard KeyType(parsed.algorithm) == keyType else {
-            throw CoordinationError.backendFailure(
-                "AWS KMS key \(ref) is \(parsed.algorithm), not the \(keyType.rawValue) that was asked for")
+            throw CoordinationError.backendFailure(BackendError(
+                .failed, "AWS KMS key \(ref) is \(parsed.algorithm), not the \(keyType.rawValue) that was asked for"))
         }
         let createdAt = created.CreationDate.map { Date(timeIntervalSince1970: $0) } ?? Date()
         logger.info("created KMS key", metadata: ["ref": "\(ref)", "key_type": "\(keyType.rawValue)",
@@ -97,70 +109,47 @@ public final class AWSKMSBackend: KeyBackend {
     public func markPublished(ref: String, kid: String) async throws {
         try Self.checkRef(ref)
         guard !kid.isEmpty, kid.utf8.count <= 256 else { throw CoordinationError.invalid("kid must be 1–256 characters") }
-        let tags = try await perform("ListResourceTags") { try await self.tags(of: ref) }
+        let tags = try await perform("ListResourceTags", permission: "kms:ListResourceTags") { try await self.tags(of: ref) }
         guard let trustDomain = tags[config.trustDomainTagKey], let keyType = tags[config.keyTypeTagKey].flatMap(KeyType.init)
         else {
-            throw CoordinationError.backendFailure(
-                "AWS KMS key \(ref) lacks the \(config.trustDomainTagKey)/\(config.keyTypeTagKey) tags: keycoord did not create it")
+            throw CoordinationError.backendFailure(BackendError(
+                .invalid, "AWS KMS key \(ref) lacks the \(config.trustDomainTagKey)/\(config.keyTypeTagKey) tags: keycoord did not create it"))
         }
-        let tagRequest = AWSKMSAPI.TagResourceRequest(KeyId: ref, Tags: [
-            .init(TagKey: config.pendingTagKey, TagValue: BackendKeyMark.published.rawValue),
-            .init(TagKey: config.kidTagKey, TagValue: kid),
-        ])
-        try await perform("TagResource") { _ = try await client.call("TagResource", tagRequest, as: AWSKMSAPI.Empty.self) }
+        let published = marks.published(kid: kid).sorted { $0.key < $1.key }.map { AWSKMSAPI.Tag(TagKey: $0.key, TagValue: $0.value) }
+        try await perform("TagResource", permission: "kms:TagResource") { try await client.tagResource(keyID: ref, tags: published) }
         let alias = try aliasName(trustDomain: trustDomain, keyType: keyType)
-        let aliasRequest = AWSKMSAPI.AliasRequest(AliasName: alias, TargetKeyId: ref)
-        try await perform("CreateAlias") {
+        try await perform("CreateAlias", permission: "kms:CreateAlias") {
             do {
-                _ = try await client.call("CreateAlias", aliasRequest, as: AWSKMSAPI.Empty.self)
+                try await client.createAlias(name: alias, targetKeyID: ref)
             } catch let error as AWSServiceError where error.code == "AlreadyExistsException" {
-                _ = try await client.call("UpdateAlias", aliasRequest, as: AWSKMSAPI.Empty.self)
+                try await client.updateAlias(name: alias, targetKeyID: ref)
             }
         }
     }
 
+    /// Signs with `MessageType` `DIGEST`: KMS signs the digest as given (prehashed), so the
+    /// signing input never leaves keycoord and any length of it can be signed.
     public func sign(ref: String, keyType: KeyType, digest: [UInt8]) async throws -> [UInt8] {
         try Self.checkRef(ref)
-        if config.signMessageType == .digest, digest.count != keyType.hash.size {
+        guard digest.count == keyType.hash.size else {
             throw CoordinationError.invalid("a \(keyType.alg) digest is \(keyType.hash.size) bytes, not \(digest.count)")
         }
-        guard !digest.isEmpty, digest.count <= 4096 else {
-            throw CoordinationError.invalid("KMS signs messages of 1–4096 bytes")
-        }
-        let request = AWSKMSAPI.SignRequest(KeyId: ref, Message: PEM.base64(digest),
-                                            MessageType: config.signMessageType.rawValue,
+        let request = AWSKMSAPI.SignRequest(KeyId: ref, Message: PEM.base64(digest), MessageType: "DIGEST",
                                             SigningAlgorithm: Self.signingAlgorithm(keyType))
-        let response = try await perform("Sign") { try await client.call("Sign", request, as: AWSKMSAPI.SignResponse.self) }
+        let response = try await perform("Sign", permission: "kms:Sign") { try await client.sign(request) }
         guard let signature = PEM.decodeBase64(response.Signature), !signature.isEmpty else {
-            throw CoordinationError.backendFailure("AWS KMS Sign returned a signature that is not base64")
+            throw CoordinationError.backendFailure(BackendError(.failed, "AWS KMS Sign returned a signature that is not base64"))
         }
-        switch keyType.algorithm {
-        case .rsa(let bits):
-            guard signature.count == bits / 8 else {
-                throw CoordinationError.backendFailure(
-                    "AWS KMS Sign returned \(signature.count) bytes for an RSA-\(bits) key (key \(ref) is not \(keyType.rawValue)?)")
-            }
-            return signature
-        default:
-            guard let size = keyType.algorithm.coordinateSize else {
-                throw CoordinationError.backendFailure("no coordinate size for \(keyType.rawValue)")
-            }
-            do {
-                return try ECDSASignature.raw(fromDER: signature, coordinateSize: size)
-            } catch {
-                throw CoordinationError.backendFailure(
-                    "AWS KMS Sign returned no \(keyType.alg) DER signature for key \(ref) (is it \(keyType.rawValue)?): \(error)")
-            }
-        }
+        let jose = try JOSESignature.from(signature, encoding: .der, keyType: keyType, source: "AWS KMS Sign with key \(ref)")
+        usable.markUsable(ref)
+        return jose
     }
 
     public func publicKey(ref: String) async throws -> [UInt8] {
         try Self.checkRef(ref)
-        let response = try await perform("GetPublicKey") {
-            try await client.call("GetPublicKey", AWSKMSAPI.KeyIDRequest(KeyId: ref), as: AWSKMSAPI.GetPublicKeyResponse.self)
-        }
+        let response = try await perform("GetPublicKey", permission: "kms:GetPublicKey") { try await client.getPublicKey(keyID: ref) }
         guard let der = PEM.decodeBase64(response.PublicKey), !der.isEmpty else {
-            throw CoordinationError.backendFailure("AWS KMS GetPublicKey returned a public key that is not base64 for \(ref)")
+            throw CoordinationError.backendFailure(BackendError(.failed, "AWS KMS GetPublicKey returned a public key that is not base64 for \(ref)"))
         }
         return der
     }
@@ -169,10 +158,7 @@ public final class AWSKMSBackend: KeyBackend {
         var keys: [AWSKMSAPI.ListKeysResponse.Entry] = []
         var marker: String?
         repeat {
-            let page = try await perform("ListKeys") {
-                try await client.call("ListKeys", AWSKMSAPI.ListRequest(Limit: 1000, Marker: marker),
-                                      as: AWSKMSAPI.ListKeysResponse.self)
-            }
+            let page = try await perform("ListKeys", permission: "kms:ListKeys") { try await client.listKeys(marker: marker) }
             keys += page.Keys ?? []
             marker = page.Truncated == true ? page.NextMarker : nil
         } while marker != nil
@@ -187,37 +173,42 @@ public final class AWSKMSBackend: KeyBackend {
                 for try await info in group { if let info { found.append(info) } }
             }
         }
-        return found.sorted { ($0.createdAt, $0.ref) < ($1.createdAt, $1.ref) }
+        return found.sorted { ($0.createdAt ?? .distantFuture, $0.ref) < ($1.createdAt ?? .distantFuture, $1.ref) }
     }
 
     public func destroy(ref: String) async throws {
         try Self.checkRef(ref)
         // ScheduleKeyDeletion only works in the key's own account, where the bare key id
         // and the ARN are equivalent; the id also sidesteps moto, which fails on an ARN here.
-        let request = AWSKMSAPI.ScheduleKeyDeletionRequest(KeyId: Self.keyID(ref), PendingWindowInDays: config.deletionWindowDays)
-        try await perform("ScheduleKeyDeletion") {
+        usable.forget(ref)
+        let keyID = Self.keyID(ref)
+        try await perform("ScheduleKeyDeletion", permission: "kms:ScheduleKeyDeletion") {
             do {
-                _ = try await client.call("ScheduleKeyDeletion", request, as: AWSKMSAPI.Empty.self)
+                try await client.scheduleKeyDeletion(keyID: keyID, pendingWindowInDays: config.deletionWindowDays)
             } catch let error as AWSServiceError where error.code == "NotFoundException" {
                 return
             } catch let error as AWSServiceError where error.code == "KMSInvalidStateException" {
                 // Already scheduled is success; any other state (e.g. an imported key) is not.
-                let state = try? await describe(ref).KeyState
+                let state = try? await client.describeKey(keyID: ref).KeyState
                 guard state == "PendingDeletion" || state == "PendingReplicaDeletion" else { throw error }
             }
         }
     }
 
+    /// Asks KMS only when this instance has not found the key usable within
+    /// `usableCacheSeconds` (ensure's fast path makes no KMS call).
     public func checkUsable(ref: String) async -> String? {
+        if usable.isFresh(ref) { return nil }
         do {
             try Self.checkRef(ref)
-            let metadata = try await perform("DescribeKey") { try await describe(ref) }
+            let metadata = try await perform("DescribeKey", permission: "kms:DescribeKey") { try await client.describeKey(keyID: ref) }
             guard metadata.KeyState == "Enabled", metadata.Enabled != false else {
                 return "AWS KMS key \(ref) is \(metadata.KeyState ?? "not enabled"), so it cannot sign"
             }
             guard metadata.KeyUsage == nil || metadata.KeyUsage == "SIGN_VERIFY" else {
                 return "AWS KMS key \(ref) has key usage \(metadata.KeyUsage ?? "?"), not SIGN_VERIFY"
             }
+            usable.markUsable(ref)
             return nil
         } catch {
             return "\(error)"
@@ -285,17 +276,11 @@ public final class AWSKMSBackend: KeyBackend {
         }
     }
 
-    private func describe(_ ref: String) async throws -> AWSKMSAPI.KeyMetadata {
-        try await client.call("DescribeKey", AWSKMSAPI.KeyIDRequest(KeyId: ref), as: AWSKMSAPI.KeyMetadataResponse.self)
-            .KeyMetadata
-    }
-
     private func tags(of ref: String) async throws -> [String: String] {
         var tags: [String: String] = [:]
         var marker: String?
         repeat {
-            let page = try await client.call("ListResourceTags", AWSKMSAPI.ListRequest(KeyId: ref, Limit: 50, Marker: marker),
-                                             as: AWSKMSAPI.ListResourceTagsResponse.self)
+            let page = try await client.listResourceTags(keyID: ref, marker: marker)
             for tag in page.Tags ?? [] { tags[tag.TagKey] = tag.TagValue }
             marker = page.Truncated == true ? page.NextMarker : nil
         } while marker != nil
@@ -306,15 +291,12 @@ public final class AWSKMSBackend: KeyBackend {
     private func inspect(_ entry: AWSKMSAPI.ListKeysResponse.Entry, trustDomain: String) async throws -> BackendKeyInfo? {
         do {
             let tags = try await tags(of: entry.KeyId)
-            guard tags[config.trustDomainTagKey] == trustDomain else { return nil }
-            let metadata = try await describe(entry.KeyId)
+            guard marks.belongs(tags, to: trustDomain) else { return nil }
+            let metadata = try await client.describeKey(keyID: entry.KeyId)
             if metadata.KeyState == "PendingDeletion" || metadata.KeyState == "PendingReplicaDeletion" { return nil }
-            return BackendKeyInfo(
-                ref: entry.KeyArn ?? metadata.Arn ?? entry.KeyId,
-                keyType: tags[config.keyTypeTagKey].flatMap(KeyType.init(rawValue:)),
-                mark: tags[config.pendingTagKey] == BackendKeyMark.published.rawValue ? .published : .pending,
-                kid: tags[config.kidTagKey],
-                createdAt: metadata.CreationDate.map { Date(timeIntervalSince1970: $0) } ?? Date(timeIntervalSince1970: 0))
+            // No CreationDate: the age is unknown, and an unknown age never makes a key destroyable.
+            return marks.info(ref: entry.KeyArn ?? metadata.Arn ?? entry.KeyId, marks: tags,
+                              createdAt: metadata.CreationDate.map { Date(timeIntervalSince1970: $0) })
         } catch let error as AWSServiceError where error.code == "NotFoundException" {
             return nil
         } catch let error as AWSServiceError where error.code == "AccessDeniedException" {
@@ -322,55 +304,37 @@ public final class AWSKMSBackend: KeyBackend {
             logger.debug("skipping KMS key this identity may not read", metadata: ["key": "\(entry.KeyId)"])
             return nil
         } catch {
-            throw Self.failure("ListResourceTags/DescribeKey", error)
+            throw Self.failure("ListResourceTags/DescribeKey", error, permission: "kms:ListResourceTags and kms:DescribeKey")
         }
     }
 
     /// Runs one backend step, turning every failure into `CoordinationError.backendFailure`.
-    private func perform<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+    private func perform<T>(_ operation: String, permission: String, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as CoordinationError {
             throw error
         } catch {
-            throw Self.failure(operation, error)
+            throw Self.failure(operation, error, permission: permission)
         }
     }
 
-    /// A message an operator can act on, by KMS error code.
-    static func failure(_ operation: String, _ error: Error) -> CoordinationError {
-        switch error {
-        case let error as CoordinationError:
-            return error
-        case let exhausted as RetryExhaustedError:
-            let inner = failure(operation, exhausted.last)
-            return .backendFailure("\(inner) (gave up after \(exhausted.attempts) attempts in "
-                + "\(String(format: "%.1f", exhausted.elapsed))s)")
-        case let error as AWSServiceError:
-            let detail = "\(error.code): \(error.message)"
-            switch error.code {
-            case "AccessDeniedException":
-                return .backendFailure("AWS KMS denied kms:\(error.operation); grant it to keycoord's IAM identity "
-                    + "(see docs/aws.md): \(error.message)")
-            case _ where error.isAuthenticationFailure:
-                return .backendFailure("AWS rejected keycoord's credentials for KMS \(error.operation) "
-                    + "(wrong or expired keys, or a clock off by more than 5 minutes): \(detail)")
-            case "NotFoundException":
-                return .backendFailure("AWS KMS \(error.operation): key or alias not found: \(error.message)")
-            case "DisabledException", "KMSInvalidStateException":
-                return .backendFailure("AWS KMS \(error.operation): the key is disabled or pending deletion: \(error.message)")
-            case "LimitExceededException":
-                return .backendFailure("AWS KMS \(error.operation): an account quota (keys or aliases) is reached; "
-                    + "delete unused keys or raise the quota: \(error.message)")
-            case "InvalidKeyUsageException", "UnsupportedOperationException":
-                return .backendFailure("AWS KMS \(error.operation): the key cannot be used this way: \(error.message)")
-            case _ where error.isThrottling:
-                return .backendFailure("AWS KMS \(error.operation) is throttled (request quota exceeded): \(detail)")
+    /// The shared cloud wording, with what an operator can do about each KMS refusal.
+    static func failure(_ operation: String, _ error: Error, permission: String? = nil) -> CoordinationError {
+        let code = ((error as? RetryExhaustedError)?.last ?? error) as? AWSServiceError
+        return CloudFailure.map(error, service: "AWS KMS", operation: operation, permission: permission) { kind in
+            switch (kind, code?.code) {
+            case (.denied, _) where code?.isAuthenticationFailure == true:
+                return "AWS rejected keycoord's credentials (wrong or expired keys, or a clock off by more than 5 minutes)"
+            case (.denied, _):
+                return "grant it to keycoord's IAM identity (see docs/aws.md)"
+            case (.invalid, "LimitExceededException"):
+                return "an account quota (keys or aliases) is reached; delete unused keys or raise the quota"
+            case (.invalid, "DisabledException"), (.invalid, "KMSInvalidStateException"):
+                return "the key is disabled or pending deletion"
             default:
-                return .backendFailure("AWS KMS \(error.operation) failed (HTTP \(error.status)): \(detail)")
+                return nil
             }
-        default:
-            return .backendFailure("AWS KMS \(operation) failed: \(error)")
         }
     }
 }

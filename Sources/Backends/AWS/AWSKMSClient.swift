@@ -33,7 +33,7 @@ final class AWSKMSClient: Sendable {
             ("X-Amz-Target", "TrentService.\(operation)"),
             ("Accept", "application/json"),
         ], body: [UInt8](body))
-        let response = try await retry.run(isRetryable: AWSRetry.isRetryable, onRetry: { [logger] attempt, error, wait in
+        let response = try await retry.run(isRetryable: CloudRetry.isRetryable, onRetry: { [logger] attempt, error, wait in
             logger.warning("retrying KMS call", metadata: [
                 "operation": "\(operation)", "attempt": "\(attempt)", "error": "\(error)",
                 "wait_seconds": "\(String(format: "%.2f", wait))",
@@ -73,5 +73,50 @@ final class AWSKMSClient: Sendable {
             ?? (response.body.isEmpty ? "(no message)" : response.bodySnippet)
         return AWSServiceError(service: "KMS", operation: operation, status: response.status, code: code, message: message,
                                requestID: response.header("x-amzn-requestid"))
+    }
+}
+
+extension AWSKMSClient: AWSKMSOperations {
+    func createKey(_ request: AWSKMSAPI.CreateKeyRequest) async throws -> AWSKMSAPI.KeyMetadata {
+        try await call("CreateKey", request, as: AWSKMSAPI.KeyMetadataResponse.self).KeyMetadata
+    }
+
+    func describeKey(keyID: String) async throws -> AWSKMSAPI.KeyMetadata {
+        try await call("DescribeKey", AWSKMSAPI.KeyIDRequest(KeyId: keyID), as: AWSKMSAPI.KeyMetadataResponse.self).KeyMetadata
+    }
+
+    func getPublicKey(keyID: String) async throws -> AWSKMSAPI.GetPublicKeyResponse {
+        try await call("GetPublicKey", AWSKMSAPI.KeyIDRequest(KeyId: keyID), as: AWSKMSAPI.GetPublicKeyResponse.self)
+    }
+
+    func sign(_ request: AWSKMSAPI.SignRequest) async throws -> AWSKMSAPI.SignResponse {
+        try await call("Sign", request, as: AWSKMSAPI.SignResponse.self)
+    }
+
+    func tagResource(keyID: String, tags: [AWSKMSAPI.Tag]) async throws {
+        _ = try await call("TagResource", AWSKMSAPI.TagResourceRequest(KeyId: keyID, Tags: tags), as: AWSKMSAPI.Empty.self)
+    }
+
+    func listResourceTags(keyID: String, marker: String?) async throws -> AWSKMSAPI.ListResourceTagsResponse {
+        try await call("ListResourceTags", AWSKMSAPI.ListRequest(KeyId: keyID, Limit: 50, Marker: marker),
+                       as: AWSKMSAPI.ListResourceTagsResponse.self)
+    }
+
+    func createAlias(name: String, targetKeyID: String) async throws {
+        _ = try await call("CreateAlias", AWSKMSAPI.AliasRequest(AliasName: name, TargetKeyId: targetKeyID), as: AWSKMSAPI.Empty.self)
+    }
+
+    func updateAlias(name: String, targetKeyID: String) async throws {
+        _ = try await call("UpdateAlias", AWSKMSAPI.AliasRequest(AliasName: name, TargetKeyId: targetKeyID), as: AWSKMSAPI.Empty.self)
+    }
+
+    func listKeys(marker: String?) async throws -> AWSKMSAPI.ListKeysResponse {
+        try await call("ListKeys", AWSKMSAPI.ListRequest(Limit: 1000, Marker: marker), as: AWSKMSAPI.ListKeysResponse.self)
+    }
+
+    func scheduleKeyDeletion(keyID: String, pendingWindowInDays: Int) async throws {
+        _ = try await call("ScheduleKeyDeletion",
+                           AWSKMSAPI.ScheduleKeyDeletionRequest(KeyId: keyID, PendingWindowInDays: pendingWindowInDays),
+                           as: AWSKMSAPI.Empty.self)
     }
 }

@@ -27,9 +27,9 @@ public struct AWSKMSConfig: Sendable {
     /// Budget of one backend call, retries included.
     public var callDeadline: TimeInterval
     public var maxAttempts: Int
-    /// `DIGEST` for real KMS. Tests set `RAW` against moto, whose Sign hashes even a
-    /// `DIGEST` message again; with `RAW` the backend's `sign` gets the signing input itself.
-    var signMessageType: AWSKMSMessageType = .digest
+    /// How long a key found usable stays so without asking KMS again (`checkUsable` runs
+    /// on every ensure and readiness probe; KMS request quotas are for minting).
+    public var usableCacheSeconds: TimeInterval = 300
     /// Overrides the retry jitter and waits (tests shorten them).
     var retryBaseDelay: TimeInterval = 0.1
     var retryMaxDelay: TimeInterval = 5
@@ -55,10 +55,4 @@ public struct AWSKMSConfig: Sendable {
         self.callDeadline = callDeadline
         self.maxAttempts = maxAttempts
     }
-}
-
-/// KMS `Sign` MessageType.
-enum AWSKMSMessageType: String, Sendable {
-    case digest = "DIGEST"
-    case raw = "RAW"
 }

@@ -1,8 +1,9 @@
+import Core
 import Foundation
 
 /// An error response from an AWS service: the HTTP status, the error code (`__type` of
 /// the JSON protocols, `Code` of the query protocols) and the service's message.
-public struct AWSServiceError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct AWSServiceError: CloudServiceError, Equatable {
     public let service: String
     public let operation: String
     public let status: Int
@@ -37,12 +38,28 @@ public struct AWSServiceError: Error, Sendable, Equatable, CustomStringConvertib
 
     /// Worth retrying: throttling and server-side faults. KMS `LimitExceededException` is
     /// not: it reports a resource quota (keys, aliases), which waiting does not lift.
-    public var isRetryable: Bool { isThrottling || status >= 500 || Self.transientCodes.contains(code) }
+    public var isRetryable: Bool { kind == .throttled || kind == .unavailable }
 
     /// True for the codes that mean the credentials or the signature were refused.
     public var isAuthenticationFailure: Bool {
         ["UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignature", "ExpiredTokenException",
          "InvalidClientTokenId", "SignatureDoesNotMatch", "MissingAuthenticationToken", "AuthFailure"].contains(code)
+    }
+
+    /// The code in keycoord's terms.
+    public var kind: BackendError.Kind {
+        if isThrottling { return .throttled }
+        if code == "AccessDeniedException" || isAuthenticationFailure { return .denied }
+        if code == "NotFoundException" { return .notFound }
+        if status >= 500 || Self.transientCodes.contains(code) { return .unavailable }
+        return (400..<500).contains(status) ? .invalid : .failed
+    }
+
+    public var retryAfter: Duration? { nil }
+
+    public var serviceMessage: String {
+        let id = requestID.map { ", request id \($0)" } ?? ""
+        return "\(code) (HTTP \(status)\(id)): \(message)"
     }
 
     public var description: String {

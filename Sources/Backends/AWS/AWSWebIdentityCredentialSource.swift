@@ -48,7 +48,7 @@ public struct AWSWebIdentityCredentialSource: AWSCredentialSource {
                                         headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),
                                                   ("Accept", "text/xml")],
                                         body: Array(form.utf8))
-        let response = try await retry.run(isRetryable: AWSRetry.isRetryable) { _, timeout in
+        let response = try await retry.run(isRetryable: CloudRetry.isRetryable) { _, timeout in
             let response = try await http.send(request, timeout: timeout)
             guard response.isSuccess else { throw Self.serviceError(response) }
             return response

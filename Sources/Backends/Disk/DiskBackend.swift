@@ -98,11 +98,8 @@ public final class DiskBackend: KeyBackend {
             throw CoordinationError.invalid("a \(keyType.alg) digest has \(keyType.hash.size) bytes, got \(digest.count)")
         }
         let key = try loadKey(location, useCache: true)
-        return try backendCall("signing with \(ref)") {
-            let signature = try key.sign(digest: digest, hash: keyType.hash)
-            guard let size = key.algorithm.coordinateSize else { return signature }
-            return try ECDSASignature.raw(fromDER: signature, coordinateSize: size)
-        }
+        let signature = try backendCall("signing with \(ref)") { try key.sign(digest: digest, hash: keyType.hash) }
+        return try JOSESignature.from(signature, encoding: .der, keyType: keyType, source: "disk backend key \(ref)")
     }
 
     public func publicKey(ref: String) async throws -> [UInt8] {
@@ -135,7 +132,7 @@ public final class DiskBackend: KeyBackend {
                                                 createdAt: Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec))))
                 }
             }
-            return found.sorted { ($0.createdAt, $0.ref) < ($1.createdAt, $1.ref) }
+            return found.sorted { ($0.createdAt ?? .distantFuture, $0.ref) < ($1.createdAt ?? .distantFuture, $1.ref) }
         }
     }
 

@@ -68,8 +68,9 @@ extension Coordinator {
                 }
                 continue
             }
-            let lost = key.mark == .published || byRef[key.ref] != nil
-                || now.timeIntervalSince(key.createdAt) >= config.pendingGrace.timeInterval
+            // A pending key of unknown age may be seconds old: only a known age past the grace makes it lost.
+            let pastGrace = key.createdAt.map { now.timeIntervalSince($0) >= config.pendingGrace.timeInterval } ?? false
+            let lost = key.mark == .published || byRef[key.ref] != nil || pastGrace
             guard lost else { continue }
             try await backend.destroy(ref: key.ref)
             destroyed += 1

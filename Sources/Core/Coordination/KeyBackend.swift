@@ -29,9 +29,11 @@ public struct BackendKeyInfo: Sendable, Equatable {
     public var keyType: KeyType?
     public var mark: BackendKeyMark
     public var kid: String?
-    public var createdAt: Date
+    /// When the key was created; nil when the backend does not say. A key of unknown age
+    /// is never taken for one past its grace period.
+    public var createdAt: Date?
 
-    public init(ref: String, keyType: KeyType?, mark: BackendKeyMark, kid: String?, createdAt: Date) {
+    public init(ref: String, keyType: KeyType?, mark: BackendKeyMark, kid: String?, createdAt: Date?) {
         self.ref = ref
         self.keyType = keyType
         self.mark = mark
@@ -42,7 +44,8 @@ public struct BackendKeyInfo: Sendable, Equatable {
 
 /// Where shared private keys live: a directory, AWS KMS, GCP Cloud KMS, Azure Key Vault.
 /// Private key material never crosses this protocol. Every method may throw
-/// `CoordinationError.backendFailure` with a message an operator can act on.
+/// `CoordinationError.backendFailure` with a `BackendError` whose kind says what failed
+/// (throttled, denied, not found, unavailable, invalid) and a message an operator can act on.
 public protocol KeyBackend: AnyObject, Sendable {
     /// The backend's name as it appears in key records (`disk`, `aws-kms`, …).
     var name: String { get }

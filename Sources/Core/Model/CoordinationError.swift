@@ -18,8 +18,8 @@ public enum CoordinationError: Error, Sendable, Equatable {
     case conflict(String)
     /// The coordination store cannot be reached or failed.
     case storeUnavailable(String)
-    /// The key backend failed (cloud API error, unreadable key file…).
-    case backendFailure(String)
+    /// The key backend failed (cloud API error, unreadable key file…), with the kind of failure.
+    case backendFailure(BackendError)
 }
 
 extension CoordinationError: CustomStringConvertible {
@@ -33,8 +33,10 @@ extension CoordinationError: CustomStringConvertible {
             return "fencing token \(presented) for lock \(lock) is stale (current \(current)); nothing was written"
         case .keyNotFound(let kid): return "no key with kid \(kid)"
         case .invalid(let message), .jwksLimit(let message), .conflict(let message),
-             .storeUnavailable(let message), .backendFailure(let message):
+             .storeUnavailable(let message):
             return message
+        case .backendFailure(let failure):
+            return failure.message
         }
     }
 }

@@ -68,8 +68,43 @@ public enum ProblemMapper {
             return Problem.response(status: .conflict, type: "state-conflict", title: "Not allowed in the key's state", detail: detail)
         case .storeUnavailable:
             return Problem.response(status: .serviceUnavailable, type: "store-unavailable", title: "Coordination store unavailable", detail: detail)
-        case .backendFailure:
-            return Problem.response(status: .badGateway, type: "backend-failure", title: "Key backend failed", detail: detail)
+        case .backendFailure(let failure):
+            return response(for: failure)
+        }
+    }
+
+    /// When a backend that was throttled or unavailable gave no wait of its own.
+    static let defaultBackendRetryAfter = 2
+
+    /// One problem type per backend failure kind. Transient kinds are 503 with
+    /// `Retry-After` (the caller may retry as is); the others are 502: the backend answered,
+    /// and no retry helps until someone changes something (a permission, a key, the config).
+    static func response(for failure: BackendError) -> HTTPServerResponse {
+        var extra: [String: String] = [:]
+        if let permission = failure.permission { extra["permission"] = permission }
+        switch failure.kind {
+        case .throttled, .unavailable:
+            let seconds = failure.retryAfter.map { max(1, Int(($0.timeInterval).rounded(.up))) } ?? defaultBackendRetryAfter
+            extra["retry_after_seconds"] = String(seconds)
+            let throttled = failure.kind == .throttled
+            var response = Problem.response(
+                status: .serviceUnavailable, type: throttled ? "backend-throttled" : "backend-unavailable",
+                title: throttled ? "Key backend is throttling requests" : "Key backend unavailable",
+                detail: failure.message, extra: extra)
+            response.headerFields[.retryAfter] = String(seconds)
+            return response
+        case .denied:
+            return Problem.response(status: .badGateway, type: "backend-denied", title: "Key backend denied keycoord",
+                                    detail: failure.message, extra: extra)
+        case .notFound:
+            return Problem.response(status: .badGateway, type: "backend-not-found", title: "Key not found in the backend",
+                                    detail: failure.message, extra: extra)
+        case .invalid:
+            return Problem.response(status: .badGateway, type: "backend-invalid", title: "Key backend refused the request",
+                                    detail: failure.message, extra: extra)
+        case .failed:
+            return Problem.response(status: .badGateway, type: "backend-failure", title: "Key backend failed",
+                                    detail: failure.message, extra: extra)
         }
     }
 }
