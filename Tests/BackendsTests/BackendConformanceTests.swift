@@ -24,7 +24,7 @@ import TestSupport
         defer { proxy.stop() }
         try await BackendConformance(faults: proxy) {
             try AWSTestSupport.motoBackend(endpoint: proxy.url) { config in
-                config.requestTimeout = 1.5
+                config.requestTimeout = 5
                 config.retryBaseDelay = 0.02
                 config.retryMaxDelay = 0.3
             }
@@ -71,9 +71,9 @@ final class AWSFaultProxy: BackendConformance.Faults, @unchecked Sendable {
         }
     }
 
-    // The backend's attempt timeout is 1.5 s: an answer held 3 s is lost to it.
+    // The backend's attempt timeout is 5 s: an answer held 8 s is lost to it.
     func loseNextAnswer(_ operation: BackendConformance.Operation) async throws {
-        try await plan([Self.operation(operation): ["lost:3"]])
+        try await plan([Self.operation(operation): ["lost:8"]])
     }
 
     func throttle(_ operation: BackendConformance.Operation, times: Int) async throws {
