@@ -116,3 +116,72 @@ import TestSupport
             == "cloudkms.cryptoKeyVersions.useToSign")
     }
 }
+
+/// Where the GCP backend's tokens come from, against the fake's token endpoints.
+@Suite struct GCPCredentialTests {
+    @Test func aLostCreateAnswerAdoptsTheKeyInsteadOfMintingAnother() async throws {
+        let fake = try await GCPTestSupport.fake()
+        defer { fake.stop() }
+        let backend = try GCPTestSupport.backend(fake)
+        try await fake.fault([["match": "createCryptoKey", "drop": true]])
+        let key = try await backend.create(keyType: .ecP256, trustDomain: "adopt.example.org")
+        // The retry meets ALREADY_EXISTS (FoundationNetworking may first stall one attempt on the dropped connection).
+        #expect(try await fake.requests("createCryptoKey") >= 2)
+        #expect(try await backend.list(trustDomain: "adopt.example.org").map(\.ref) == [key.ref], "one key, not two")
+    }
+
+    @Test func workloadIdentityFederationAndTheMetadataServerGiveTokens() async throws {
+        let fake = try await GCPTestSupport.fake()
+        defer { fake.stop() }
+        let federated = try GCPTestSupport.backend(fake, environment: [:]) {
+            $0.credentialsFile = "\(fake.stateDirectory)/external-account.json"
+        }
+        _ = try await federated.create(keyType: .ecP256, trustDomain: "wif.example.org")
+        // GOOGLE_APPLICATION_CREDENTIALS, then the metadata server (GCE_METADATA_HOST), as Google's libraries look.
+        let fromEnvironment = try GCPTestSupport.backend(fake, environment: [
+            "GOOGLE_APPLICATION_CREDENTIALS": "\(fake.stateDirectory)/service-account.json",
+        ]) { $0.credentialsFile = nil }
+        #expect(try await fromEnvironment.list(trustDomain: "wif.example.org").count == 1)
+        let metadata = try GCPTestSupport.backend(fake, environment: ["GCE_METADATA_HOST": "127.0.0.1:\(fake.port)"]) {
+            $0.credentialsFile = nil
+        }
+        #expect(try await metadata.list(trustDomain: "wif.example.org").count == 1)
+        #expect(try await fake.requests("token") >= 1)
+    }
+
+    @Test func aRevokedTokenIsReplacedOnceAndTokensAreCached() async throws {
+        let fake = try await GCPTestSupport.fake()
+        defer { fake.stop() }
+        let backend = try GCPTestSupport.backend(fake)
+        let key = try await backend.create(keyType: .ecP256, trustDomain: "tokens.example.org")
+        let issued = try await fake.requests("token")
+        _ = try await backend.sign(ref: key.ref, keyType: .ecP256, digest: Digest.sha256([1]))
+        #expect(try await fake.requests("token") == issued, "the cached token is reused")
+        try await fake.reset(["tokens": true])
+        _ = try await backend.sign(ref: key.ref, keyType: .ecP256, digest: Digest.sha256([2]))
+        #expect(try await fake.requests("token") == issued + 1, "a refused token is replaced once")
+    }
+
+    @Test func withoutCredentialsTheErrorNamesEverySourceTried() async throws {
+        // Nothing configured and no metadata server (a closed port): the error lists each source.
+        let backend = try GCPKMSBackend(config: GCPKMSConfig(project: "some-project", endpoint: "http://127.0.0.1:1",
+                                                             requestTimeout: 1, callDeadline: 2, maxAttempts: 2),
+                                        environment: ["GCE_METADATA_HOST": "127.0.0.1:1"])
+        await #expect { _ = try await backend.create(keyType: .ecP256, trustDomain: "none.example.org") } throws: { error in
+            guard case CoordinationError.backendFailure(let failure) = error else { return false }
+            return failure.kind == .unavailable && failure.message.contains("no explicit credentials file")
+                && failure.message.contains("GOOGLE_APPLICATION_CREDENTIALS not set") && failure.message.contains("metadata server 127.0.0.1:1")
+        }
+        // A named file that cannot be used stops the start; it never falls through to another identity.
+        #expect(throws: CoordinationError.self) {
+            try GCPKMSBackend(config: GCPKMSConfig(project: "some-project"), environment: ["GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent.json"])
+        }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let impersonating = directory.file("impersonating.json")
+        try Data(#"{"type":"external_account","audience":"a","subject_token_type":"t","credential_source":{"file":"/x"},"service_account_impersonation_url":"https://iamcredentials.googleapis.com/x"}"#.utf8)
+            .write(to: URL(fileURLWithPath: impersonating))
+        #expect { try GCPKMSBackend(config: GCPKMSConfig(project: "some-project", credentialsFile: impersonating), environment: [:]) }
+            throws: { "\($0)".contains("impersonation") }
+    }
+}
