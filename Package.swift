@@ -5,7 +5,7 @@ import PackageDescription
 // Core → Crypto → COpenSSL. Core performs no I/O; Stores and Backends implement its protocols.
 let package = Package(
     name: "keycoord",
-    platforms: [.macOS(.v14)],
+    // Linux only: the event loops are built on epoll (README, "Platforms").
     products: [
         .executable(name: "keycoord", targets: ["keycoord"]),
     ],
