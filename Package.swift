@@ -53,6 +53,7 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["Crypto", "Core"], path: "Tests/TestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),
+        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "EventIO", "TestSupport"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "Crypto", "TestSupport"]),
         // A child process for the file store's crash tests (killed with SIGKILL mid-operation).
