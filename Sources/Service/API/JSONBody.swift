@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import HTTPTypes
+import JSON
 
 /// A JSON object from a request body, read strictly: the body must be one UTF-8 JSON
 /// object sent as `application/json`, unknown members are refused (a typo must not
@@ -101,12 +102,12 @@ struct JSONBody {
     func raw(_ key: String) -> Any? { has(key) ? members[key] : nil }
 }
 
-/// JSON responses.
+/// JSON responses, from the typed bodies of `WireFormat`.
 enum JSONResponse {
-    static func make(_ status: HTTPResponse.Status = .ok, _ object: [String: Any]) -> HTTPServerResponse {
+    static func make<Body: Encodable>(_ status: HTTPResponse.Status = .ok, _ body: Body) throws -> HTTPServerResponse {
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         fields[.cacheControl] = "no-store"
-        return HTTPServerResponse(status: status, headerFields: fields, body: Array((JSONEncoding.encode(object) + "\n").utf8))
+        return HTTPServerResponse(status: status, headerFields: fields, body: Array((try JSONWriter.encode(body) + "\n").utf8))
     }
 }

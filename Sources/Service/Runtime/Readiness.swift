@@ -10,12 +10,11 @@ final class Readiness: Sendable {
         var ready: Bool
         var checks: [(name: String, ok: Bool, detail: String)]
 
-        var json: [String: Any] {
-            var body: [String: Any] = ["status": ready ? "ready" : "not ready"]
-            var checkObjects: [String: Any] = [:]
-            for check in checks { checkObjects[check.name] = ["ok": check.ok, "detail": check.detail] }
-            body["checks"] = checkObjects
-            return body
+        /// The `/readyz` body: `{"status": "ready"|"not ready", "checks": {name: {ok, detail}}}`.
+        var wire: WireFormat.Readiness {
+            WireFormat.Readiness(status: ready ? "ready" : "not ready",
+                                 checks: Dictionary(checks.map { ($0.name, WireFormat.Readiness.Check(ok: $0.ok, detail: $0.detail)) },
+                                                    uniquingKeysWith: { first, _ in first }))
         }
     }
 
