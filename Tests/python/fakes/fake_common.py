@@ -21,6 +21,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 # Bodies above this are refused with 413 before they are read: a fake must not be made to
 # buffer whatever a client sends. Both APIs' largest legitimate body is a few KiB.
 DEFAULT_MAX_BODY_BYTES = 1 << 20
+# A refused body up to this size is read and dropped before the 413, so the client sees the
+# answer; past it the connection is just closed.
+DISCARD_LIMIT_BYTES = 64 << 20
 # An idle keep-alive connection is closed after this, so a stopped client frees its thread.
 IDLE_TIMEOUT_SECONDS = 30
 
@@ -144,8 +147,9 @@ class App:
         """(operation name, handler(request) -> Response); handler None answers not-found."""
         raise NotImplementedError
 
-    def error(self, status, message, retry_after=None):
-        """The vendor's error answer for an injected fault or a transport-level refusal."""
+    def error(self, status, message, operation=None):
+        """The vendor's error answer, shaped for `operation` (an API call and a token
+        endpoint word errors differently), for an injected fault or a refused request."""
         raise NotImplementedError
 
     def state(self):
@@ -206,6 +210,15 @@ class FakeHandler(BaseHTTPRequestHandler):
         if isinstance(self.connection, ssl.SSLSocket):
             self.connection.do_handshake()
 
+    def send_error(self, code, message=None, explain=None):
+        """Parse errors BaseHTTPRequestHandler finds itself (bad request line, header too
+        long, ...) are answered in the vendor's error shape too, then the connection closes."""
+        self.close_connection = True
+        self.command = self.command or "-"
+        response = self.server.app.error(code, message or self.responses.get(code, ("error",))[0])
+        self.log_message("refused %s: %s", code, message)
+        self._send(response)
+
     def log_message(self, format, *args):
         # Parse errors BaseHTTPRequestHandler answers itself (400/414/431) still get a line.
         log(self.server.app.name, f"{self.address_string()} {format % args}")
@@ -225,8 +238,19 @@ class FakeHandler(BaseHTTPRequestHandler):
             raise _BodyRefused(400, "invalid Content-Length")
         length = int(length)
         if length > self.server.max_body_bytes:
+            if length <= DISCARD_LIMIT_BYTES:
+                self._discard(length)
             raise _BodyRefused(413, f"request body over {self.server.max_body_bytes} bytes")
         return self.rfile.read(length)
+
+    def _discard(self, length):
+        """Reads and drops a refused body so the client, still sending, gets to read the
+        413 (closing with unread data would reset the connection under it)."""
+        while length > 0:
+            chunk = self.rfile.read(min(length, 1 << 16))
+            if not chunk:
+                return
+            length -= len(chunk)
 
     def _dispatch(self):
         server = self.server
@@ -255,11 +279,12 @@ class FakeHandler(BaseHTTPRequestHandler):
                 if fault["delay_seconds"]:
                     time.sleep(fault["delay_seconds"])
                 if fault["status"] is not None:
-                    response = app.error(fault["status"], "injected fault", fault["retry_after"])
+                    response = app.error(fault["status"], "injected fault", operation)
                     if fault["retry_after"] is not None:
                         response.headers["Retry-After"] = str(int(fault["retry_after"]) if float(fault["retry_after"]).is_integer() else fault["retry_after"])
                     return
-            response = handler(request) if handler else app.error(404, f"no such resource or method: {self.command} {request.path}")
+            response = handler(request) if handler else app.error(
+                404, f"no such resource or method: {self.command} {request.path}", operation)
             if fault and fault["drop"]:
                 # The operation took effect; its answer is lost on the way back.
                 note += " dropped"
@@ -268,7 +293,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         except Exception as error:
             log(app.name, "handler failed: " + "".join(traceback.format_exception_only(type(error), error)).strip())
             traceback.print_exc(file=sys.stderr)
-            response = app.error(500, "internal error in the fake")
+            response = app.error(500, "internal error in the fake", operation)
         finally:
             if response is not None:
                 self._send(response)

@@ -57,6 +57,8 @@ HTTP_STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERM
                      404: "NOT_FOUND", 409: "ALREADY_EXISTS", 411: "INVALID_ARGUMENT",
                      413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL",
                      501: "UNIMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+OAUTH_FAULT_ERRORS = {400: "invalid_request", 401: "invalid_client", 429: "rate_limit_exceeded",
+                      503: "temporarily_unavailable"}
 STATUS_CODES = {"INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "OUT_OF_RANGE": 400,
                 "UNAUTHENTICATED": 401, "PERMISSION_DENIED": 403, "NOT_FOUND": 404, "ALREADY_EXISTS": 409,
                 "ABORTED": 409, "RESOURCE_EXHAUSTED": 429, "INTERNAL": 500, "UNIMPLEMENTED": 501,
@@ -369,7 +371,11 @@ class GcpKmsFake(App):
 
     # -- App --------------------------------------------------------------------------------
 
-    def error(self, status, message, retry_after=None):
+    def error(self, status, message, operation=None):
+        if operation in ("token", "stsToken"):
+            return self.oauth_response(OAuthError(OAUTH_FAULT_ERRORS.get(status, "server_error"), message, status))
+        if operation == "metadata":
+            return Response(status, message + "\n", "text/plain", {"Metadata-Flavor": "Google"})
         return self.rpc_response(RpcError(HTTP_STATUS_NAMES.get(status, "UNKNOWN"), message, status))
 
     @staticmethod

@@ -392,3 +392,14 @@ def test_token_ttl_expires_tokens(start_fake):
     assert requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
     time.sleep(0.4)  # the token's lifetime has to pass; there is no event to wait for
     assert requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 401
+
+
+def test_garbage_does_not_stop_the_fake(fake, client, key_ring):
+    import socket
+    for payload in (b"NOT HTTP AT ALL\r\n\r\n", b"NOT HTTP\r\n\r\n", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+                    b"POST /token HTTP/1.1\r\nContent-Length: -5\r\n\r\n", b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", fake.port), timeout=5) as raw:
+            raw.sendall(payload)
+            raw.shutdown(socket.SHUT_WR)
+            assert raw.recv(1024), "a malformed request still gets an answer"
+    assert client.get_key_ring(name=key_ring).name == key_ring
