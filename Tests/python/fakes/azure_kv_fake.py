@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import fake_common
-from fake_common import App, Response
+from fake_common import App, Response, b64url, bearer_token
 
 VAULT_RESOURCE = "https://vault.azure.net"
 VAULT_SCOPE = VAULT_RESOURCE + "/.default"
@@ -59,6 +59,8 @@ ERROR_CODES = {400: "BadParameter", 401: "Unauthorized", 403: "Forbidden", 404: 
                500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
 OAUTH_FAULT_ERRORS = {400: "invalid_request", 401: "invalid_client", 429: "temporarily_unavailable",
                       500: "server_error", 503: "temporarily_unavailable"}
+# Handlers that take the lock themselves, to do slow work (key generation) outside it.
+LOCKS_ITSELF = {"createKey"}
 TOKEN_OPERATIONS = ("token", "imds", "openidConfiguration", "instanceDiscovery")
 
 
@@ -78,10 +80,6 @@ class OAuthError(Exception):
         self.error = error
         self.code = code
         self.description = description
-
-
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def b64url_decode(value, field):
@@ -189,13 +187,12 @@ class AzureKeyVaultFake(App):
         self.client_id = options.client_id
         self.client_secret = options.client_secret or secrets.token_urlsafe(24)
         self.assertion = options.accept_assertion or "federated-" + secrets.token_urlsafe(24)
-        self.token_ttl = options.token_ttl
         self.recoverable_days = options.recoverable_days
         self.lock = threading.RLock()
         self.keys = {}      # name -> [KeyVersion, ...] oldest first
         self.deleted = {}   # name -> {"versions": [...], "deletedDate": t, "scheduledPurgeDate": t}
-        self.tokens = {}
-        self.tokens_issued = {"client_secret": 0, "client_assertion": 0, "imds": 0}
+        self.tokens = fake_common.TokenStore("eyJ.fake-kv-", options.token_ttl,
+                                             ("client_secret", "client_assertion", "imds"))
         self.routes = [
             ("POST", re.compile(r"^/keys/([^/]+)/create$"), "createKey", self.create_key),
             ("GET", re.compile(r"^/keys/?$"), "listKeys", self.list_keys),
@@ -255,13 +252,14 @@ class AzureKeyVaultFake(App):
         for method, pattern, operation, handler in self.routes:
             found = pattern.match(path)
             if found and method == request.method:
-                return operation, self.vault_handler(handler, [urllib.parse.unquote(g or "") for g in found.groups()])
+                groups = [urllib.parse.unquote(g or "") for g in found.groups()]
+                return operation, self.vault_handler(operation, handler, groups)
         if path.startswith(("/keys", "/deletedkeys")):
             return "methodNotAllowed", lambda r: self.vault_response(
                 VaultError(405, "BadParameter", f"The requested method {r.method} is not allowed for {path}."))
         return None, None
 
-    def vault_handler(self, handler, groups):
+    def vault_handler(self, operation, handler, groups):
         def run(request):
             try:
                 self.authenticate(request)
@@ -281,8 +279,11 @@ class AzureKeyVaultFake(App):
                         raise VaultError(400, "BadParameter", "The request body must be a JSON object.")
                 if groups:
                     self.check_name(groups[0])
-                with self.lock:
+                if operation in LOCKS_ITSELF:
                     status, answer = handler(request, body, *groups)
+                else:
+                    with self.lock:
+                        status, answer = handler(request, body, *groups)
                 return Response(status, answer if answer is not None else b"")
             except VaultError as error:
                 return self.vault_response(error)
@@ -299,7 +300,7 @@ class AzureKeyVaultFake(App):
                                        "deletedDate": entry["deletedDate"],
                                        "scheduledPurgeDate": entry["scheduledPurgeDate"]}
                                 for name, entry in self.deleted.items()},
-                "tokensIssued": dict(self.tokens_issued),
+                "tokensIssued": self.tokens.issued(),
                 "tenant": self.tenant, "clientId": self.client_id,
             }
 
@@ -310,34 +311,24 @@ class AzureKeyVaultFake(App):
                 self.deleted.clear()
             if options.get("keys") or options.get("tokens"):
                 self.tokens.clear()
-                self.tokens_issued = dict.fromkeys(self.tokens_issued, 0)
 
     # -- tokens -----------------------------------------------------------------------------
 
-    def issue(self, source):
-        token = "eyJ.fake-kv-" + secrets.token_urlsafe(32)
-        with self.lock:
-            self.tokens[token] = time.time() + self.token_ttl
-            self.tokens_issued[source] += 1
-        return token
-
     def authenticate(self, request):
-        scheme, _, token = (request.header("Authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        token = bearer_token(request)
+        if token is None:
             raise VaultError(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.")
-        with self.lock:
-            expires = self.tokens.get(token)
-        if expires is None:
+        known = self.tokens.check(token)
+        if known == "unknown":
             raise VaultError(401, "Unauthorized", "AKV10022: Invalid token: not issued by this tenant.")
-        if expires <= time.time():
+        if known == "expired":
             raise VaultError(401, "Unauthorized", "AKV10032: Token has expired.")
 
     def form(self, request):
         if request.method != "POST":
             raise OAuthError(405, "invalid_request", 900561, "The endpoint only accepts POST requests.")
         try:
-            return {k: v[-1] for k, v in urllib.parse.parse_qs(request.body.decode("utf-8"),
-                                                               keep_blank_values=True).items()}
+            return fake_common.form_fields(request.body)
         except UnicodeDecodeError:
             raise OAuthError(400, "invalid_request", 900144, "The request body is not UTF-8.") from None
 
@@ -372,8 +363,8 @@ class AzureKeyVaultFake(App):
                                                                  "parameter: 'client_assertion' or 'client_secret'.")
         except OAuthError as error:
             return self.oauth_response(error)
-        return Response(200, {"token_type": "Bearer", "expires_in": int(self.token_ttl),
-                              "ext_expires_in": int(self.token_ttl), "access_token": self.issue(source)})
+        return Response(200, {"token_type": "Bearer", "expires_in": int(self.tokens.ttl),
+                              "ext_expires_in": int(self.tokens.ttl), "access_token": self.tokens.issue(source)})
 
     def openid_configuration(self, request, tenant):
         if tenant != self.tenant:
@@ -413,8 +404,8 @@ class AzureKeyVaultFake(App):
                 raise OAuthError(400, "invalid_resource", 0, f"The resource '{resource}' is not served here.")
         except OAuthError as error:
             return self.oauth_response(error)
-        now, ttl = int(time.time()), int(self.token_ttl)
-        return Response(200, {"access_token": self.issue("imds"), "client_id": self.client_id,
+        now, ttl = int(time.time()), int(self.tokens.ttl)
+        return Response(200, {"access_token": self.tokens.issue("imds"), "client_id": self.client_id,
                               "expires_in": str(ttl), "expires_on": str(now + ttl), "ext_expires_in": str(ttl),
                               "not_before": str(now), "resource": resource, "token_type": "Bearer"})
 
@@ -468,6 +459,12 @@ class AzureKeyVaultFake(App):
         return attributes
 
     @staticmethod
+    def validate_key_ops(key_ops):
+        if not isinstance(key_ops, list) or not all(isinstance(op, str) and op in KEY_OPS for op in key_ops):
+            raise VaultError(400, "BadParameter", f"Property key_ops has an invalid value: {key_ops}.")
+        return list(key_ops)
+
+    @staticmethod
     def validate_tags(tags):
         if not isinstance(tags, dict) or len(tags) > MAX_TAGS:
             raise VaultError(400, "BadParameter", f"Tags must be an object of at most {MAX_TAGS} entries.")
@@ -479,33 +476,38 @@ class AzureKeyVaultFake(App):
 
     def create_key(self, request, body, name):
         kty = body.get("kty")
-        if kty not in ("EC", "EC-HSM", "RSA", "RSA-HSM"):
+        if not isinstance(kty, str) or kty not in ("EC", "EC-HSM", "RSA", "RSA-HSM"):
             raise VaultError(400, "BadParameter", f"Property kty has an invalid value: {kty}. "
                                                   "This fake serves EC, EC-HSM, RSA and RSA-HSM.")
         family = "EC" if kty.startswith("EC") else "RSA"
         crv, size = None, None
         if family == "EC":
             crv = body.get("crv", "P-256")
-            if crv not in CURVES:
+            if not isinstance(crv, str) or crv not in CURVES:
                 raise VaultError(400, "BadParameter", f"Property crv has an invalid value: {crv}.")
         else:
             size = body.get("key_size", 2048)
-            if size not in RSA_SIZES:
+            if not isinstance(size, int) or isinstance(size, bool) or size not in RSA_SIZES:
                 raise VaultError(400, "BadParameter", f"Property key_size has an invalid value: {size}.")
             if body.get("public_exponent", 65537) != 65537:
                 raise VaultError(400, "BadParameter", "Only public_exponent 65537 is supported.")
-        key_ops = body.get("key_ops") or DEFAULT_KEY_OPS[family]
-        if not isinstance(key_ops, list) or not all(op in KEY_OPS for op in key_ops):
-            raise VaultError(400, "BadParameter", f"Property key_ops has an invalid value: {key_ops}.")
+        key_ops = self.validate_key_ops(body.get("key_ops") or DEFAULT_KEY_OPS[family])
         attributes = self.validate_attributes(body.get("attributes") or {})
         tags = self.validate_tags(body.get("tags") or {})
+        with self.lock:
+            self.check_not_deleted(name)
+        # Generated outside the lock: an RSA-4096 key takes a while and must not stall other calls.
+        version = KeyVersion(name, uuid.uuid4().hex, kty, crv, size, key_ops, attributes, tags)
+        with self.lock:
+            self.check_not_deleted(name)
+            self.keys.setdefault(name, []).append(version)
+            return 200, self.bundle(version)
+
+    def check_not_deleted(self, name):
         if name in self.deleted:
             raise VaultError(409, "Conflict", f"Key {name} is currently in a deleted but recoverable state, and its "
                                               "name cannot be reused; in this state, the key can only be recovered or "
                                               "purged.", "ObjectIsDeletedButRecoverable")
-        version = KeyVersion(name, uuid.uuid4().hex, kty, crv, size, list(key_ops), attributes, tags)
-        self.keys.setdefault(name, []).append(version)
-        return 200, self.bundle(version)
 
     def get_key(self, request, body, name, version):
         return 200, self.bundle(self.find(name, version))
@@ -538,9 +540,7 @@ class AzureKeyVaultFake(App):
         target = self.find(name, version)
         attributes = self.validate_attributes(body.get("attributes") or {})
         tags = self.validate_tags(body["tags"]) if body.get("tags") is not None else None
-        key_ops = body.get("key_ops")
-        if key_ops is not None and (not isinstance(key_ops, list) or not all(op in KEY_OPS for op in key_ops)):
-            raise VaultError(400, "BadParameter", f"Property key_ops has an invalid value: {key_ops}.")
+        key_ops = self.validate_key_ops(body["key_ops"]) if body.get("key_ops") is not None else None
         if "enabled" in attributes:
             target.enabled = attributes["enabled"]
         for field in ("nbf", "exp"):
@@ -569,7 +569,7 @@ class AzureKeyVaultFake(App):
     @staticmethod
     def algorithm(target, body, field):
         alg = body.get("alg")
-        if alg not in SIGN_ALGORITHMS:
+        if not isinstance(alg, str) or alg not in SIGN_ALGORITHMS:
             raise VaultError(400, "BadParameter", f"Property alg has an invalid value: {alg}.")
         digest_hash, size, family, scheme = SIGN_ALGORITHMS[alg]
         if family != target.family or (family == "EC" and CURVES[target.crv][1] != alg):

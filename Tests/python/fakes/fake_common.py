@@ -6,8 +6,10 @@ vendor words an error. Everything vendor-neutral lives here so both fakes behave
 same way towards the tests that start them (see README.md beside this file).
 """
 import argparse
+import base64
 import json
 import os
+import secrets
 import signal
 import socket
 import ssl
@@ -66,6 +68,58 @@ class Response:
         self.body = body
         self.content_type = content_type
         self.headers = dict(headers or {})
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def form_fields(body):
+    """An application/x-www-form-urlencoded body as {name: last value}; raises
+    UnicodeDecodeError when it is not UTF-8."""
+    return {k: v[-1] for k, v in urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+
+
+def bearer_token(request):
+    scheme, _, token = (request.header("Authorization") or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class TokenStore:
+    """The access tokens a fake issued, each with its expiry, and how many each source
+    (grant type) issued. Thread-safe."""
+
+    def __init__(self, prefix, ttl, sources):
+        self._lock = threading.Lock()
+        self._prefix = prefix
+        self.ttl = ttl
+        self._sources = tuple(sources)
+        self._expiries = {}
+        self._issued = dict.fromkeys(self._sources, 0)
+
+    def issue(self, source):
+        token = self._prefix + secrets.token_urlsafe(32)
+        with self._lock:
+            self._expiries[token] = time.time() + self.ttl
+            self._issued[source] += 1
+        return token
+
+    def check(self, token):
+        """"valid", "expired" or "unknown"."""
+        with self._lock:
+            expiry = self._expiries.get(token)
+        if expiry is None:
+            return "unknown"
+        return "valid" if expiry > time.time() else "expired"
+
+    def clear(self):
+        with self._lock:
+            self._expiries.clear()
+            self._issued = dict.fromkeys(self._sources, 0)
+
+    def issued(self):
+        with self._lock:
+            return dict(self._issued)
 
 
 class FaultError(ValueError):
@@ -175,6 +229,9 @@ class FakeServer(ThreadingHTTPServer):
 
     def get_request(self):
         sock, address = super().get_request()
+        # The status line and headers go out in one write and the body in another; without
+        # this, Nagle's algorithm holds the body for the client's delayed ACK (40 ms).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls_context is not None:
             # The handshake runs in the connection's own thread (FakeHandler.setup), so a
             # slow or broken client cannot hold up accept().
