@@ -373,6 +373,17 @@ def test_external_account_through_sts(fake, key_ring):
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
 
 
+def test_external_account_with_url_source(fake, key_ring):
+    credentials = identity_pool.Credentials.from_file(os.path.join(fake.state_dir, "external-account-url.json"),
+                                                      scopes=SCOPES)
+    client = kms_v1.KeyManagementServiceClient(credentials=credentials, transport="rest",
+                                               client_options=ClientOptions(api_endpoint=fake.url))
+    before = fake.state()["requests"].get("subjectToken", 0)
+    assert client.get_key_ring(name=key_ring).name == key_ring
+    assert fake.state()["requests"]["subjectToken"] == before + 1
+    assert requests.get(fake.url + "/subject-token", timeout=10).status_code == 400
+
+
 def test_concurrent_signing(client, key_ring):
     key = create_key(client, key_ring, "busy", Algorithm.EC_SIGN_P256_SHA256)
     version = wait_enabled(client, key.name + "/cryptoKeyVersions/1")
