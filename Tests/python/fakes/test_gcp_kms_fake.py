@@ -395,6 +395,36 @@ def test_concurrent_signing(client, key_ring):
         verify(public_key, answer.signature, message, "sha256")
 
 
+def test_connection_limit(start_fake):
+    import socket
+    small = start_fake("gcp_kms_fake.py", "--max-connections", "2")
+    held = [socket.create_connection(("127.0.0.1", small.port), timeout=5) for _ in range(2)]
+    try:
+        for connection in held:  # both are served: a request on each is answered
+            connection.sendall(b"GET /v1/x HTTP/1.1\r\nHost: f\r\n\r\n")
+            assert connection.recv(100).startswith(b"HTTP/1.1 ")
+        with socket.create_connection(("127.0.0.1", small.port), timeout=5) as third:
+            try:
+                third.sendall(b"GET /v1/x HTTP/1.1\r\nHost: f\r\n\r\n")
+                answer = third.recv(100)
+            except ConnectionResetError:  # closed with the request unread: a reset
+                answer = b""
+            assert answer == b"", "a connection past the limit is closed unanswered"
+    finally:
+        for connection in held:
+            connection.close()
+    # Freed slots serve again.
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            if requests.get(small.url + "/v1/x", timeout=5).status_code == 404:
+                break
+        except requests.exceptions.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, "slots were not freed"
+        time.sleep(0.05)
+
+
 def test_token_ttl_expires_tokens(start_fake):
     short = start_fake("gcp_kms_fake.py", "--token-ttl", "0.3")
     token = requests.get(short.url + "/computeMetadata/v1/instance/service-accounts/default/token",
