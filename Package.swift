@@ -5,7 +5,7 @@ import PackageDescription
 // Core → Crypto → COpenSSL. Core performs no I/O; Stores and Backends implement its protocols.
 let package = Package(
     name: "keycoord",
-    platforms: [.macOS(.v14)],
+    // Linux only: the event loops are built on epoll (README, "Platforms").
     products: [
         .executable(name: "keycoord", targets: ["keycoord"]),
     ],
@@ -53,6 +53,7 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["Crypto", "Core"], path: "Tests/TestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),
+        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "EventIO", "TestSupport"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "Crypto", "TestSupport"]),
         // A child process for the file store's crash tests (killed with SIGKILL mid-operation).

@@ -90,7 +90,7 @@ python3 "$ROOT/bench/service/summarize.py" "$WORK/rows"
 echo
 echo "| client | clients | requests | requests/s | p50 ms | p99 ms |"
 echo "|---|---|---|---|---|---|"
-curl -fs -X POST -H "Authorization: Bearer $TOKEN" -d '{"server_id":"bench"}' "http://127.0.0.1:$A_CONTROL/v1/jwt-keys/ec-p256/ensure" > /dev/null
+curl -fs -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"server_id":"bench"}' "http://127.0.0.1:$A_CONTROL/v1/jwt-keys/ec-p256/ensure" > /dev/null
 "$BIN_DIR/ServiceBench" ensure --port "$A_CONTROL" --token "$TOKEN" --clients 16 --seconds "$DURATION"
 echo
 echo "| propagation | publishes | p50 | p99 | max |"

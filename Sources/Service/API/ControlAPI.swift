@@ -99,7 +99,7 @@ final class ControlAPI: Sendable {
 
     private func acquireLock(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         let name = try lockName(request)
-        let body = try JSONBody.parse(request.body, allowed: ["holder", "ttl_seconds", "wait_seconds"])
+        let body = try JSONBody.parse(request, allowed: ["holder", "ttl_seconds", "wait_seconds"])
         let holder = try Validate.identifier(body.requiredString("holder", maxLength: 200), field: "holder")
         guard let ttl = try body.integer("ttl_seconds", in: 1...Self.maxLockTTL) else {
             throw APIError.badRequest("ttl_seconds is required (1 to \(Self.maxLockTTL))")
@@ -111,7 +111,7 @@ final class ControlAPI: Sendable {
 
     private func renewLock(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         let name = try lockName(request)
-        let body = try JSONBody.parse(request.body, allowed: ["lease_id", "ttl_seconds"])
+        let body = try JSONBody.parse(request, allowed: ["lease_id", "ttl_seconds"])
         let leaseID = try body.requiredString("lease_id", maxLength: 200)
         guard let ttl = try body.integer("ttl_seconds", in: 1...Self.maxLockTTL) else {
             throw APIError.badRequest("ttl_seconds is required (1 to \(Self.maxLockTTL))")
@@ -137,7 +137,7 @@ final class ControlAPI: Sendable {
     // MARK: Keys
 
     private func publishKey(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
-        let body = try JSONBody.parse(request.body, allowed: ["public_key", "not_after", "server_id", "fencing"])
+        let body = try JSONBody.parse(request, allowed: ["public_key", "not_after", "server_id", "fencing"])
         guard let rawKey = body.raw("public_key") else { throw APIError.badRequest("public_key is required (PEM, base64 DER or a JWK object)") }
         let publicKey = try PublicKeyMember.parse(rawKey)
         let notAfterText = try body.requiredString("not_after", maxLength: 64)
@@ -176,10 +176,13 @@ final class ControlAPI: Sendable {
         return (JSONResponse.make(.ok, WireFormat.key(try await coordinator.key(kid: kid))), kid)
     }
 
+    /// The longest taint reason accepted (bytes of UTF-8).
+    static let maxReasonBytes = 1024
+
     private func taintKey(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         try ControlAuthenticator.requireAdmin(caller, for: "taint")
         let kid = try kid(request)
-        _ = try JSONBody.parse(request.body, allowed: ["reason"], allowEmpty: true)
+        _ = try JSONBody.parse(request, allowed: ["reason"], allowEmpty: true).string("reason", maxLength: Self.maxReasonBytes)
         return (JSONResponse.make(.ok, WireFormat.key(try await coordinator.taint(kid: kid, by: caller.id))), kid)
     }
 
@@ -216,7 +219,7 @@ final class ControlAPI: Sendable {
             throw APIError(.notFound, "unknown-key-type", "Unknown key type",
                            "key type \"\(typeName)\" is not one of \(KeyType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let body = try JSONBody.parse(request.body, allowed: ["server_id"])
+        let body = try JSONBody.parse(request, allowed: ["server_id"])
         let serverID = try Validate.identifier(body.requiredString("server_id", maxLength: 200), field: "server_id")
         let result = try await coordinator.ensure(keyType: keyType, serverID: serverID)
         // Usually nothing changed; when this call minted, serve the key before answering.

@@ -23,16 +23,26 @@ final class Readiness: Sendable {
     private let backend: any KeyBackend
     private let publisher: JWKSPublisher
     private let keyTypes: [KeyType]
+    private let authenticator: ControlAuthenticator
 
-    init(store: any CoordinationStore, backend: any KeyBackend, publisher: JWKSPublisher, keyTypes: [KeyType]) {
+    init(store: any CoordinationStore, backend: any KeyBackend, publisher: JWKSPublisher, keyTypes: [KeyType],
+         authenticator: ControlAuthenticator) {
         self.store = store
         self.backend = backend
         self.publisher = publisher
         self.keyTypes = keyTypes
+        self.authenticator = authenticator
     }
 
     func check() async -> Report {
         var checks: [(String, Bool, String)] = []
+        for (role, file) in authenticator.tokenFiles {
+            switch file.status {
+            // The public listener serves this: the path and reason go to the log only.
+            case .loaded(let count): checks.append(("tokens:\(role)", true, "\(count) tokens"))
+            case .refused: checks.append(("tokens:\(role)", false, "token file refused (the log says why); none of its tokens is accepted"))
+            }
+        }
         switch await store.healthCheck() {
         case .success: checks.append(("store", true, "reachable"))
         case .failure(let error): checks.append(("store", false, error.description))
