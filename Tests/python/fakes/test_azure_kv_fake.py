@@ -140,6 +140,14 @@ def test_delete_get_deleted_purge_and_recover(kv, client):
     assert recovered.name == "phoenix" and client.get_key("phoenix").id == recovered.id
 
 
+def test_names_compare_case_insensitively(client):
+    created = client.create_ec_key("Mixed-Case", curve="P-256")
+    assert client.get_key("mixed-case").id == created.id
+    again = client.create_ec_key("MIXED-CASE", curve="P-256")
+    assert again.name == "Mixed-Case", "a new version keeps the name as first created"
+    assert len(list(client.list_properties_of_key_versions("mixed-CASE"))) == 2
+
+
 def test_key_not_found_and_bad_name(client):
     with pytest.raises(ResourceNotFoundError) as missing:
         client.get_key("absent")
