@@ -326,3 +326,14 @@ def test_hostile_fields_get_4xx_never_5xx(kv, client, credential):
             continue  # a value that happens to be valid (e.g. tags {} or a null field)
         assert 400 <= answer.status_code < 500, (path, body, answer.status_code, answer.text)
         assert answer.json()["error"]["code"] in ("BadParameter", "Forbidden"), answer.text
+
+
+def test_given_certificate_instead_of_a_generated_one(kv, start_fake):
+    """--tls-cert/--tls-key serve that certificate; here the first fake's, so its CA trusts it."""
+    given = start_fake("azure_kv_fake.py", "--tls-cert", os.path.join(kv.state_dir, "server.pem"),
+                       "--tls-key", os.path.join(kv.state_dir, "server-key.pem"), scheme="https")
+    assert not os.path.exists(os.path.join(given.state_dir, "ca.pem"))
+    answer = requests.get(given.url + "/keys?api-version=7.4", verify=kv.ca_file, timeout=10)
+    assert answer.status_code == 401
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(given.url + "/keys?api-version=7.4", timeout=10)  # the system trust store does not know it
