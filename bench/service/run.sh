@@ -71,6 +71,8 @@ echo '```'
 echo "bench/service/run.sh $DURATION $ROUNDS"
 echo "  ServiceBench lock-cycle --port <sidecar A control> --clients <N> --seconds $DURATION"
 echo "  pgbench -n -M extended -f bench/postgres/lock-cycle.sql -c <N> -j <min(N,2)> -T $DURATION -l <db>"
+echo "  ServiceBench hot-lock --port <sidecar A control> --clients 16 --seconds $DURATION"
+echo "  pgbench -n -M extended -f bench/postgres/hot-handoff.sql -c 16 -j 2 -T $DURATION -l <db>"
 echo "  ServiceBench ensure --port <sidecar A control> --clients 16 --seconds $DURATION"
 echo "  ServiceBench propagation --port <sidecar A control> --public-port <sidecar B public> --count 50"
 echo '```'
@@ -87,6 +89,18 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 python3 "$ROOT/bench/service/summarize.py" "$WORK/rows"
+echo
+# A hot lock: 16 clients on one name, each waiting its turn; the floor is the same hand-off
+# (one advisory lock and the epoch bump per transaction) in raw SQL.
+: > "$WORK/hot"
+for round in $(seq 1 "$ROUNDS"); do
+    "$BIN_DIR/ServiceBench" hot-lock --port "$A_CONTROL" --token "$TOKEN" --clients 16 --seconds "$DURATION" >> "$WORK/hot"
+    rm -rf "$WORK/log-hot"; mkdir -p "$WORK/log-hot"
+    (cd "$WORK/log-hot" && pgbench -n -M extended -f "$ROOT/bench/postgres/hot-handoff.sql" \
+        -c 16 -j 2 -T "$DURATION" -l "$URL" > /dev/null 2>&1)
+    python3 "$ROOT/bench/postgres/pgbench_stats.py" 16 "$DURATION" "$WORK/log-hot" "pgbench raw SQL, one lock" >> "$WORK/hot"
+done
+python3 "$ROOT/bench/service/summarize_hot.py" "$WORK/hot"
 echo
 echo "| client | clients | requests | requests/s | p50 ms | p99 ms |"
 echo "|---|---|---|---|---|---|"
