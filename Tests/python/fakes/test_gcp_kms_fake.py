@@ -29,7 +29,7 @@ SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 LOCATION = "projects/fake-project/locations/us-east1"
 Algorithm = kms_v1.CryptoKeyVersion.CryptoKeyVersionAlgorithm
 State = kms_v1.CryptoKeyVersion.CryptoKeyVersionState
-ENABLE_TIMEOUT = 10
+ENABLE_TIMEOUT = 30  # a bound for RSA-4096 generation on a loaded machine, not a wait
 HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384}
 
 
@@ -373,6 +373,17 @@ def test_external_account_through_sts(fake, key_ring):
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
 
 
+def test_external_account_with_url_source(fake, key_ring):
+    credentials = identity_pool.Credentials.from_file(os.path.join(fake.state_dir, "external-account-url.json"),
+                                                      scopes=SCOPES)
+    client = kms_v1.KeyManagementServiceClient(credentials=credentials, transport="rest",
+                                               client_options=ClientOptions(api_endpoint=fake.url))
+    before = fake.state()["requests"].get("subjectToken", 0)
+    assert client.get_key_ring(name=key_ring).name == key_ring
+    assert fake.state()["requests"]["subjectToken"] == before + 1
+    assert requests.get(fake.url + "/subject-token", timeout=10).status_code == 400
+
+
 def test_concurrent_signing(client, key_ring):
     key = create_key(client, key_ring, "busy", Algorithm.EC_SIGN_P256_SHA256)
     version = wait_enabled(client, key.name + "/cryptoKeyVersions/1")
@@ -384,11 +395,90 @@ def test_concurrent_signing(client, key_ring):
         verify(public_key, answer.signature, message, "sha256")
 
 
+def test_connection_limit(start_fake):
+    import socket
+    small = start_fake("gcp_kms_fake.py", "--max-connections", "2")
+    held = [socket.create_connection(("127.0.0.1", small.port), timeout=5) for _ in range(2)]
+    try:
+        for connection in held:  # both are served: a request on each is answered
+            connection.sendall(b"GET /v1/x HTTP/1.1\r\nHost: f\r\n\r\n")
+            assert connection.recv(100).startswith(b"HTTP/1.1 ")
+        with socket.create_connection(("127.0.0.1", small.port), timeout=5) as third:
+            try:
+                third.sendall(b"GET /v1/x HTTP/1.1\r\nHost: f\r\n\r\n")
+                answer = third.recv(100)
+            except ConnectionResetError:  # closed with the request unread: a reset
+                answer = b""
+            assert answer == b"", "a connection past the limit is closed unanswered"
+    finally:
+        for connection in held:
+            connection.close()
+    # Freed slots serve again.
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            if requests.get(small.url + "/v1/x", timeout=5).status_code == 404:
+                break
+        except requests.exceptions.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, "slots were not freed"
+        time.sleep(0.05)
+
+
 def test_token_ttl_expires_tokens(start_fake):
-    short = start_fake("gcp_kms_fake.py", "--token-ttl", "0.3")
+    short = start_fake("gcp_kms_fake.py", "--token-ttl", "1")
+    issued = time.monotonic()
     token = requests.get(short.url + "/computeMetadata/v1/instance/service-accounts/default/token",
-                         headers={"Metadata-Flavor": "Google"}, timeout=10).json()["access_token"]
+                         headers={"Metadata-Flavor": "Google"}, timeout=10).json()
+    assert token["expires_in"] == 1
     url = short.url + "/v1/" + LOCATION + "/keyRings"
-    assert requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
-    time.sleep(0.4)  # the token's lifetime has to pass; there is no event to wait for
-    assert requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 401
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    assert requests.get(url, headers=auth, timeout=10).status_code == 200
+    deadline = time.monotonic() + 10
+    while requests.get(url, headers=auth, timeout=10).status_code == 200:
+        assert time.monotonic() < deadline, "the token never expired"
+        time.sleep(0.05)
+    assert time.monotonic() - issued >= 1.0, "the token expired before its lifetime"
+
+
+def test_garbage_does_not_stop_the_fake(fake, client, key_ring):
+    import socket
+    for payload in (b"NOT HTTP AT ALL\r\n\r\n", b"NOT HTTP\r\n\r\n", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+                    b"POST /token HTTP/1.1\r\nContent-Length: -5\r\n\r\n", b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", fake.port), timeout=5) as raw:
+            raw.sendall(payload)
+            raw.shutdown(socket.SHUT_WR)
+            assert raw.recv(1024), "a malformed request still gets an answer"
+    assert client.get_key_ring(name=key_ring).name == key_ring
+
+
+HOSTILE_VALUES = [None, True, 0, -1, 2 ** 70, 1.5, "", "x" * 300, "%00", [], [[]], {}, {"a": {}}, ["ENABLED"]]
+
+
+def test_hostile_fields_get_4xx_never_5xx(fake, client, key_ring):
+    token = requests.get(fake.url + "/computeMetadata/v1/instance/service-accounts/default/token",
+                         headers={"Metadata-Flavor": "Google"}, timeout=10).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    key = create_key(client, key_ring, "hostile", Algorithm.EC_SIGN_P256_SHA256)
+    version = wait_enabled(client, key.name + "/cryptoKeyVersions/1")
+    valid_key = {"purpose": "ASYMMETRIC_SIGN", "versionTemplate": {"algorithm": "EC_SIGN_P256_SHA256"},
+                 "labels": {"a": "b"}, "destroyScheduledDuration": "86400s"}
+    valid_sign = {"digest": {"sha256": base64.b64encode(b"\0" * 32).decode()}, "digestCrc32c": "0"}
+    cases = []
+    for value in HOSTILE_VALUES:
+        for field in valid_key:
+            cases.append((f"/v1/{key_ring}/cryptoKeys?cryptoKeyId=h{len(cases)}", "POST", {**valid_key, field: value}))
+        cases.append((f"/v1/{key_ring}/cryptoKeys?cryptoKeyId=h{len(cases)}", "POST",
+                      {**valid_key, "versionTemplate": {"algorithm": value}}))
+        cases.append((f"/v1/{key_ring}/cryptoKeys?cryptoKeyId=h{len(cases)}", "POST", {**valid_key, "labels": {"k": value}}))
+        for field in valid_sign:
+            cases.append((f"/v1/{version.name}:asymmetricSign", "POST", {**valid_sign, field: value}))
+        cases.append((f"/v1/{version.name}:asymmetricSign", "POST", {"digest": {"sha256": value}}))
+        cases.append((f"/v1/{key.name}?updateMask=labels", "PATCH", {"labels": value}))
+        cases.append((f"/v1/{version.name}?updateMask=state", "PATCH", {"state": value}))
+    for path, method, body in cases:
+        answer = requests.request(method, fake.url + path, json=body, headers=auth, timeout=10)
+        if answer.status_code == 200:
+            continue  # a value that happens to be valid (e.g. labels {} or a null field)
+        assert 400 <= answer.status_code < 500, (path, body, answer.status_code, answer.text)
+        assert answer.json()["error"]["status"] in ("INVALID_ARGUMENT", "FAILED_PRECONDITION"), answer.text
