@@ -13,6 +13,12 @@ import Synchronization
 /// task waits for registry changes from any instance (`waitForChange`) and re-renders
 /// at least once a second so keys leave the JWKS on time. While the store is down the
 /// last rendering keeps being served.
+///
+/// Refreshes race (the follower, a refresh after this instance's own write), so a
+/// rendering never replaces one of a later registry sequence: a read that started before
+/// the current rendering was stored may have seen an older registry, and is dropped. Only
+/// a read that started after it may install a lower sequence, since the store itself then
+/// went back (a lossy failover); that is logged and counted.
 final class JWKSPublisher: Sendable {
     struct Rendered: Sendable {
         let ok: PrerenderedResponse
@@ -24,12 +30,21 @@ final class JWKSPublisher: Sendable {
         let records: [KeyRecord]
     }
 
+    /// The served rendering and the read tickets that order refreshes.
+    private struct State {
+        var rendered: Rendered?
+        /// Incremented as each refresh starts its registry read.
+        var readsStarted: UInt64 = 0
+        /// `readsStarted` when `rendered` was stored: a read with a larger ticket began after it.
+        var storedAtTicket: UInt64 = 0
+    }
+
     private let coordinator: Coordinator
     private let store: any CoordinationStore
     private let config: ServiceConfig
     private let metrics: ServiceMetrics
     private let logger: Logger
-    private let current = Mutex<Rendered?>(nil)
+    private let state = Mutex(State())
     private let storeError = Mutex<String?>("not checked yet")
     private let task = Mutex<Task<Void, Never>?>(nil)
 
@@ -42,7 +57,7 @@ final class JWKSPublisher: Sendable {
     }
 
     /// The latest rendering, nil before the first successful read of the registry.
-    var rendered: Rendered? { current.withLock { $0 } }
+    var rendered: Rendered? { state.withLock { $0.rendered } }
 
     /// Why the last registry read failed, nil when it succeeded.
     var lastStoreError: String? { storeError.withLock { $0 } }
@@ -79,11 +94,15 @@ final class JWKSPublisher: Sendable {
     /// Re-reads the registry and swaps the rendering when the bytes changed. Called by the
     /// follower and after this instance's own writes, so a caller reads its write at once.
     func refresh(force: Bool) async {
+        let ticket = state.withLock { state -> UInt64 in
+            state.readsStarted += 1
+            return state.readsStarted
+        }
         do {
             let snapshot = try await coordinator.snapshot()
             storeError.withLock { $0 = nil }
             metrics.registry.set("keycoord_store_up", [], 1)
-            render(snapshot, force: force)
+            render(snapshot, ticket: ticket, force: force)
         } catch {
             storeError.withLock { $0 = "\(error)" }
             metrics.registry.set("keycoord_store_up", [], 0)
@@ -93,11 +112,11 @@ final class JWKSPublisher: Sendable {
     /// Refreshes only when the current rendering lacks one of `kids` (cheap on the ensure
     /// fast path, where nothing changed).
     func refreshUnlessServing(_ kids: [String]) async {
-        let served = current.withLock { $0.map { Set($0.document.kids) } } ?? []
+        let served = state.withLock { $0.rendered.map { Set($0.document.kids) } } ?? []
         if !kids.allSatisfy(served.contains) { await refresh(force: false) }
     }
 
-    private func render(_ snapshot: RegistrySnapshot, force: Bool) {
+    private func render(_ snapshot: RegistrySnapshot, ticket: UInt64, force: Bool) {
         let document = coordinator.jwks(from: snapshot)
         if !force, let old = rendered, old.sequence == snapshot.sequence, old.document.body == document.body { return }
         let etag = "\"" + Base64URL.encode(Digest.sha256(document.body).prefix(16)) + "\""
@@ -121,14 +140,32 @@ final class JWKSPublisher: Sendable {
         let discovery = PrerenderedResponse(status: .ok, headerFields: discoveryFields, body: discoveryBody)
         let new = Rendered(ok: ok, notModified: notModified, discovery: discovery, etag: etag, document: document,
                            sequence: snapshot.sequence, records: snapshot.records)
-        current.withLock { $0 = new }
+        let (stored, regressedFrom) = state.withLock { state -> (Bool, UInt64?) in
+            guard let old = state.rendered, old.sequence > snapshot.sequence else {
+                state.rendered = new
+                state.storedAtTicket = state.readsStarted
+                return (true, nil)
+            }
+            // Began before `old` was stored: an older read that lost the race.
+            guard ticket > state.storedAtTicket else { return (false, nil) }
+            state.rendered = new
+            state.storedAtTicket = state.readsStarted
+            return (true, old.sequence)
+        }
+        guard stored else { return }
+        if let regressedFrom {
+            logger.error("registry went back", metadata: [
+                "served_sequence": .stringConvertible(regressedFrom), "store_sequence": .stringConvertible(snapshot.sequence),
+            ])
+            metrics.registry.add("keycoord_registry_regressions_total", [])
+        }
         metrics.registryChanged(records: snapshot.records, jwks: document, sequence: snapshot.sequence)
     }
 
     /// GET/HEAD of the JWKS: 200 with the pre-rendered set, or 304 when the caller's
     /// `If-None-Match` names the current ETag. 503 before the registry was ever read.
     func jwksResponse(_ request: HTTPServerRequest) -> HTTPServerResponse {
-        guard let rendered = current.withLock({ $0 }) else { return Self.notReady }
+        guard let rendered else { return Self.notReady }
         if let condition = request.headerFields[.ifNoneMatch], ETagMatch.matches(condition, etag: rendered.etag) {
             return .prerendered(rendered.notModified)
         }
@@ -136,7 +173,7 @@ final class JWKSPublisher: Sendable {
     }
 
     func discoveryResponse(_ request: HTTPServerRequest) -> HTTPServerResponse {
-        guard let rendered = current.withLock({ $0 }) else { return Self.notReady }
+        guard let rendered else { return Self.notReady }
         return .prerendered(rendered.discovery)
     }
 

@@ -39,6 +39,8 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
         r.register("keycoord_rotation_errors_total", help: "Rotation loop steps that failed.", kind: .counter)
         r.register("keycoord_store_up", help: "1 when the coordination store answered the last check.", kind: .gauge)
         r.register("keycoord_registry_sequence", help: "Sequence of the registry snapshot being served.", kind: .gauge)
+        r.register("keycoord_registry_regressions_total",
+                   help: "Times the store's registry sequence went below the one served (writes lost in a failover).", kind: .counter)
     }
 
     // MARK: HTTPServerObserver
