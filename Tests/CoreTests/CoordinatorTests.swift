@@ -306,6 +306,25 @@ import TestSupport
         #expect(h.backend.createCount == 0)
     }
 
+    @Test func aTaintOrRevokeWhileTheRotationLockIsBusyAnswersWhatWasCommitted() async throws {
+        var h = Harness()
+        h.config.lockWait = .milliseconds(200)
+        let coordinator = try h.coordinator()
+        let k1 = try await coordinator.ensure(keyType: .ecP256, serverID: "s").current
+        let busy = try await h.store.acquire(lock: "jwt:example.org:ec-p256", holder: "host-b-2", ttl: .seconds(60), wait: .zero)
+        let tainted = try await coordinator.taint(kid: k1.kid, by: "operator")
+        #expect(tainted.kid == k1.kid && tainted.tainted)
+        #expect(try await coordinator.key(kid: k1.kid).tainted)
+        #expect(h.observer.deferred == ["replace ec-p256 key \(k1.kid)"])
+        let revoked = try await coordinator.revoke(kid: k1.kid, by: "operator")
+        #expect(revoked.state == .revoked)
+        #expect(try await coordinator.key(kid: k1.kid).state == .revoked)
+        // The replacement comes as soon as the lock is free again.
+        try await h.store.release(lock: "jwt:example.org:ec-p256", leaseID: busy.leaseID)
+        let replacement = try await coordinator.ensure(keyType: .ecP256, serverID: "s").current
+        #expect(replacement.kid != k1.kid && replacement.canSign)
+    }
+
     @Test func tickFromEveryInstanceAtOnceRotatesOnce() async throws {
         let h = Harness()
         let coordinators = try ["a", "b", "c"].map { try h.coordinator("host-\($0)") }

@@ -29,7 +29,7 @@ public final class Coordinator: Sendable {
 
     /// The lock serialising rotation of one key type across all instances.
     public func lockName(for keyType: KeyType) -> String {
-        "jwt:\(config.trustDomain):\(keyType.rawValue)"
+        LockName.rotation(trustDomain: config.trustDomain, keyType: keyType)
     }
 
     func planner(for keyType: KeyType) -> RotationPlanner {
@@ -185,6 +185,8 @@ public final class Coordinator: Sendable {
     /// Marks a key tainted: it stays in the JWKS but nobody may sign with it. If it was the
     /// key servers sign with (or the next one), a replacement is promoted or minted at once.
     /// `caller` names who asked, for the observer's audit trail. Tainting again is a no-op.
+    /// Once the taint is committed the call succeeds: a replacement that cannot be made now
+    /// (the rotation lock is busy, the backend fails) is left to the next ensure or tick.
     public func taint(kid: String, by caller: String) async throws -> KeyRecord {
         try Self.checkCaller(caller, "caller")
         let (record, _) = try await store.update(trustDomain: config.trustDomain, fence: nil) { records in
@@ -193,12 +195,12 @@ public final class Coordinator: Sendable {
             return records[index]
         }
         observer.keyTainted(kid: kid, by: caller)
-        return try await replaceIfManaged(record)
+        return await replaceIfManaged(record)
     }
 
     /// Revokes a key: it leaves the JWKS at once and its backend key is destroyed. A key
-    /// servers sign with is replaced at once. `caller` names who asked, for the observer's
-    /// audit trail. Revoking again is a no-op.
+    /// servers sign with is replaced at once (or, as for a taint, by the next ensure or
+    /// tick). `caller` names who asked, for the observer's audit trail. Revoking again is a no-op.
     public func revoke(kid: String, by caller: String) async throws -> KeyRecord {
         try Self.checkCaller(caller, "caller")
         let (record, _) = try await store.update(trustDomain: config.trustDomain, fence: nil) { records in
@@ -211,19 +213,25 @@ public final class Coordinator: Sendable {
         // more; only now may its private key go. The revoked record stays until
         // `notAfter + grace` so that the key cannot be published again.
         await destroyRemoved([record])
-        return try await replaceIfManaged(record)
+        return await replaceIfManaged(record)
     }
 
     /// Runs a rotation step when `record` belongs to a managed key type, then returns the
-    /// record as stored now.
-    private func replaceIfManaged(_ record: KeyRecord) async throws -> KeyRecord {
+    /// record as stored now. The change that called it is committed, so nothing here may
+    /// fail the call: the answer must say what was committed.
+    private func replaceIfManaged(_ record: KeyRecord) async -> KeyRecord {
         let planner = planner(for: record.keyType)
         guard planner.manages(record) else { return record }
-        let snapshot = try await store.snapshot(trustDomain: config.trustDomain)
-        if !planner.plan(records: snapshot.records, now: clock()).isEmpty {
-            _ = try await rotate(record.keyType, wait: config.lockWait)
+        do {
+            let snapshot = try await store.snapshot(trustDomain: config.trustDomain)
+            if !planner.plan(records: snapshot.records, now: clock()).isEmpty {
+                _ = try await rotate(record.keyType, wait: config.lockWait)
+            }
+            return try await key(kid: record.kid)
+        } catch {
+            observer.deferredFailure(operation: "replace \(record.keyType.rawValue) key \(record.kid)", error: error)
+            return record
         }
-        return try await key(kid: record.kid)
     }
 
     // MARK: - JWKS

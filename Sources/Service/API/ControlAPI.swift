@@ -89,10 +89,17 @@ final class ControlAPI: Sendable {
 
     // MARK: Locks
 
-    private func lockName(_ request: HTTPServerRequest) throws -> String {
+    /// The lock named in the path; `forWrite` refuses keycoord's internal locks, which
+    /// the API may show but never take, renew or release.
+    private func lockName(_ request: HTTPServerRequest, forWrite: Bool = true) throws -> String {
         let name = request.pathParameters["name"] ?? ""
         guard LockName.isValid(name) else {
             throw APIError.badRequest("lock names match [A-Za-z0-9._:-]{1,200}")
+        }
+        if forWrite, LockName.isReserved(name) {
+            throw APIError(.forbidden, "reserved-lock", "Reserved lock name",
+                           "lock names starting with \"\(LockName.reservedPrefix)\" are keycoord's own rotation locks; "
+                               + "choose a name with another prefix")
         }
         return name
     }
@@ -130,7 +137,7 @@ final class ControlAPI: Sendable {
     }
 
     private func lockStatus(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
-        let name = try lockName(request)
+        let name = try lockName(request, forWrite: false)
         return (JSONResponse.make(.ok, WireFormat.lockStatus(try await store.status(lock: name))), name)
     }
 
