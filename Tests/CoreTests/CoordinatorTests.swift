@@ -325,6 +325,46 @@ import TestSupport
         #expect(replacement.kid != k1.kid && replacement.canSign)
     }
 
+    @Test func aRevokedKeyNeverReturnsWhateverItsKidFormat() async throws {
+        let h = Harness()
+        let coordinator = try h.coordinator()
+        let key = try PrivateKey.generate(.ecP256).publicKey
+        let notAfter = h.clock.now.addingTimeInterval(Self.hour)
+        let published = try await coordinator.publish(PublishRequest(publicKey: key, notAfter: notAfter, serverID: "spire-1"))
+        _ = try await coordinator.revoke(kid: published.kid, by: "operator")
+        // Long after the record would have left the registry at not_after + grace.
+        h.clock.advance(by: 30 * 24 * Self.hour)
+        try await coordinator.tick()
+        let tombstone = try await coordinator.key(kid: published.kid)
+        #expect(tombstone.state == .revoked && tombstone.publicKey == key.der)
+        #expect(!coordinator.jwks(from: try await coordinator.snapshot()).kids.contains(published.kid))
+        let again = PublishRequest(publicKey: key, notAfter: h.clock.now.addingTimeInterval(Self.hour), serverID: "spire-2")
+        await #expect(throws: CoordinationError.keyRevoked(kid: published.kid)) { try await coordinator.publish(again) }
+        // Another kid format gives the key another kid; the public key still bars it.
+        var config = h.config
+        config.kidFormat = .rfc7638
+        let other = try h.coordinator("host-b-1", config: config)
+        await #expect(throws: CoordinationError.keyRevoked(kid: published.kid)) { try await other.publish(again) }
+        #expect(try await coordinator.snapshot().records.filter { $0.publicKey == key.der }.count == 1)
+    }
+
+    @Test func notAfterIsAtMostOneKeyLifetimePlusGraceAhead() async throws {
+        let h = Harness()
+        let coordinator = try h.coordinator()
+        let latest = h.clock.now.addingTimeInterval(24 * Self.hour + 5 * 60)
+        let key = try PrivateKey.generate(.ecP256).publicKey
+        await #expect(throws: CoordinationError.self) {
+            try await coordinator.publish(PublishRequest(publicKey: key, notAfter: Date(timeIntervalSince1970: 253_402_300_799),
+                                                         serverID: "s"))
+        }
+        await #expect(throws: CoordinationError.self) {
+            try await coordinator.publish(PublishRequest(publicKey: key, notAfter: latest.addingTimeInterval(1), serverID: "s"))
+        }
+        #expect(try await coordinator.snapshot().records.isEmpty)
+        let stored = try await coordinator.publish(PublishRequest(publicKey: key, notAfter: latest, serverID: "s"))
+        #expect(stored.notAfter == latest)
+    }
+
     @Test func tickFromEveryInstanceAtOnceRotatesOnce() async throws {
         let h = Harness()
         let coordinators = try ["a", "b", "c"].map { try h.coordinator("host-\($0)") }

@@ -75,6 +75,29 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(try harness.jwksKids().filter { $0 == kid }.count, 1)
     }
 
+    func testARevokedKeyCannotBePublishedAgainAndNotAfterIsBounded() throws {
+        let key = try PrivateKey.generate(.ecP256)
+        let farFuture = try harness.control("POST", "/v1/keys", [
+            "public_key": key.publicKey.pem, "not_after": "9999-12-31T23:59:59Z", "server_id": "spire-a",
+        ])
+        XCTAssertEqual(farFuture.status, 422, farFuture.text)
+        XCTAssertEqual(farFuture.json["type"] as? String, "https://keycoord.dev/problems/invalid-key")
+        let notAfter = WireTimeForTests.format(Date().addingTimeInterval(3600))
+        let published = try harness.control("POST", "/v1/keys", [
+            "public_key": key.publicKey.pem, "not_after": notAfter, "server_id": "spire-a",
+        ])
+        XCTAssertEqual(published.status, 200, published.text)
+        let kid = try XCTUnwrap(published.json["kid"] as? String)
+        XCTAssertEqual(try harness.control("DELETE", "/v1/keys/\(kid)").status, 200)
+        let again = try harness.control("POST", "/v1/keys", [
+            "public_key": key.publicKey.pem, "not_after": notAfter, "server_id": "spire-b",
+        ])
+        XCTAssertEqual(again.status, 409, again.text)
+        XCTAssertEqual(again.json["type"] as? String, "https://keycoord.dev/problems/key-revoked")
+        XCTAssertEqual(again.json["kid"] as? String, kid)
+        XCTAssertFalse(try harness.jwksKids().contains(kid))
+    }
+
     func testTaintKeepsTheKeyPublishedButHandsOutAnotherAndRevokeRemovesIt() throws {
         let first = try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"])
         let kid = try XCTUnwrap(first.json["kid"] as? String)

@@ -36,13 +36,14 @@ extension Coordinator {
 
     /// Removes records past `notAfter + grace` whatever their backend or key type
     /// (external keys, key types no longer configured), then destroys their backend keys.
+    /// Revoked records stay as tombstones (`Registry.isRemovable`).
     func sweepExpired() async throws {
         let clock = self.clock
         let grace = config.policy.grace
         let (removed, _) = try await store.update(trustDomain: config.trustDomain, fence: nil) { records in
             let now = clock()
-            let expired = records.filter { Registry.isExpired($0, now: now, grace: grace) }
-            records.removeAll { Registry.isExpired($0, now: now, grace: grace) }
+            let expired = records.filter { Registry.isRemovable($0, now: now, grace: grace) }
+            records.removeAll { Registry.isRemovable($0, now: now, grace: grace) }
             return expired
         }
         await destroyRemoved(removed)

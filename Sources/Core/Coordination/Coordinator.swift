@@ -134,14 +134,21 @@ public final class Coordinator: Sendable {
     // MARK: - Publish, read, taint, revoke
 
     /// Publishes a key a SPIRE server minted itself (backend `external`). Idempotent by
-    /// kid: the largest `notAfter` wins and a taint is kept; a revoked key is refused with
-    /// `.conflict`. A key keycoord minted keeps keycoord's schedule.
+    /// kid: the largest `notAfter` wins (bounded by `RotationPolicy.latestNotAfter`) and a
+    /// taint is kept; a revoked key, by kid or public key, is refused with `.keyRevoked`
+    /// for good. A key keycoord minted keeps keycoord's schedule.
     public func publish(_ request: PublishRequest) async throws -> KeyRecord {
         try Self.checkCaller(request.serverID, "server id")
         let keyType = try PublicKeyInput.keyType(of: request.publicKey)
         let now = clock()
         guard request.notAfter > now else {
             throw CoordinationError.invalid("not_after \(request.notAfter) is not in the future")
+        }
+        let latest = config.policy.latestNotAfter(from: now)
+        guard request.notAfter <= latest else {
+            throw CoordinationError.invalid(
+                "not_after \(request.notAfter) is too far ahead: at most key ttl + grace "
+                    + "(\(config.policy.ttl) + \(config.policy.grace)) from now, i.e. \(latest)")
         }
         let kid = config.kidFormat.kid(for: request.publicKey)
         let incoming = KeyRecord(
@@ -151,12 +158,10 @@ public final class Coordinator: Sendable {
         let config = self.config
         do {
             let (record, _) = try await store.update(trustDomain: config.trustDomain, fence: request.fence) { records in
-                if let existing = records.first(where: { $0.kid == kid }) {
-                    if existing.state == .revoked {
-                        throw CoordinationError.conflict("key \(kid) was revoked; it cannot be published again")
-                    }
-                    if existing.backendRef != nil { return existing }
+                if let tombstone = Registry.tombstone(in: records, kid: kid, publicKey: incoming.publicKey) {
+                    throw CoordinationError.keyRevoked(kid: tombstone.kid)
                 }
+                if let existing = records.first(where: { $0.kid == kid }), existing.backendRef != nil { return existing }
                 let before = records
                 let stored = Registry.upsert(incoming, into: &records)
                 try config.limits.check(before: before, after: records, now: now, grace: config.policy.grace)
@@ -210,8 +215,8 @@ public final class Coordinator: Sendable {
         }
         observer.keyRevoked(kid: kid, by: caller)
         // The revoke is committed, so no JWKS rendered from the registry serves the key any
-        // more; only now may its private key go. The revoked record stays until
-        // `notAfter + grace` so that the key cannot be published again.
+        // more; only now may its private key go. The revoked record stays for good as a
+        // tombstone, so that the key cannot be published again.
         await destroyRemoved([record])
         return await replaceIfManaged(record)
     }

@@ -6,7 +6,7 @@ import Foundation
 /// Per key type: the first key is minted active at once; the next is minted and published
 /// at the current key's half-life; it becomes active when the current key reaches 5/6 of
 /// its life and the next has been published for `publishLead`, and the old key retires.
-/// Keys leave the registry at `notAfter + grace`. When nothing can sign (taint, revoke,
+/// Keys leave the registry at `notAfter + grace` (revoked keys stay as tombstones). When nothing can sign (taint, revoke,
 /// expiry), a published next is promoted at once, else a replacement is minted active at
 /// once — the "emergency gap". The JWKS never holds more than
 /// `RotationPolicy.maxKeysPerType` keys of the type: a routine mint waits for room, an
@@ -39,7 +39,8 @@ public struct RotationPlanner: Sendable {
     public func plan(records: [KeyRecord], now: Date) -> RotationPlan {
         var plan = RotationPlan()
         let scoped = records.filter(manages)
-        let expired = scoped.filter { Registry.isExpired($0, now: now, grace: policy.grace) }
+        // Revoked records past their expiry stay as tombstones: neither removed nor present.
+        let expired = scoped.filter { Registry.isRemovable($0, now: now, grace: policy.grace) }
         plan.remove = expired.map(\.kid)
         let present = scoped.filter { !Registry.isExpired($0, now: now, grace: policy.grace) }
         var live = present.filter { $0.state != .revoked }

@@ -43,6 +43,13 @@ public struct RotationPolicy: Sendable, Equatable {
         }
     }
 
+    /// The latest `not_after` a published key may carry: one key lifetime plus `grace`
+    /// (clock skew) from `now`. Since the largest `not_after` of duplicates wins, an
+    /// unbounded one could never be shortened again.
+    public func latestNotAfter(from now: Date) -> Date {
+        now.addingTimeInterval(ttl.timeInterval + grace.timeInterval)
+    }
+
     /// When the successor of `record` should be minted and published.
     public func prepareTime(of record: KeyRecord) -> Date {
         let life = record.notAfter.timeIntervalSince(record.createdAt)
