@@ -9,8 +9,9 @@ import Foundation
 /// Keys leave the registry at `notAfter + grace` (revoked keys stay as tombstones). When nothing can sign (taint, revoke,
 /// expiry), a published next is promoted at once, else a replacement is minted active at
 /// once — the "emergency gap". The JWKS never holds more than
-/// `RotationPolicy.maxKeysPerType` keys of the type: a routine mint waits for room, an
-/// emergency mint evicts the oldest retired (then tainted) key first.
+/// `RotationPolicy.maxKeysPerType` keys of the type: a routine mint takes the slot of a key
+/// tainted before it ever signed (it verifies no token) or waits for room; an emergency
+/// mint evicts the oldest retired (then tainted) key first.
 public struct RotationPlanner: Sendable {
     public var policy: RotationPolicy
     public var keyType: KeyType
@@ -89,7 +90,21 @@ public struct RotationPlanner: Sendable {
 
         if plan.mint != nil, live.count + 1 > RotationPolicy.maxKeysPerType {
             if plan.mint == .published {
-                plan.mint = nil
+                // A key tainted before it ever signed verifies no token: it gives its slot
+                // to the replacement at once, so a taint of the next key never delays the
+                // replacement past publish-lead. Otherwise the routine mint waits for room.
+                let excess = live.count + 1 - RotationPolicy.maxKeysPerType
+                let neverSigned = live.filter { $0.tainted && $0.activatedAt == nil && $0.kid != current?.kid }
+                    .sorted { $0.publishedAt < $1.publishedAt }
+                if neverSigned.count >= excess {
+                    for victim in neverSigned.prefix(excess) {
+                        plan.remove.append(victim.kid)
+                        plan.retire.removeAll { $0 == victim.kid }
+                        live.removeAll { $0.kid == victim.kid }
+                    }
+                } else {
+                    plan.mint = nil
+                }
             } else {
                 let evictable = live.filter { $0.kid != current?.kid }.sorted { lhs, rhs in
                     let l = evictionRank(lhs, retired: plan.retire), r = evictionRank(rhs, retired: plan.retire)

@@ -32,7 +32,7 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
                    kind: .histogram, buckets: Self.latencyBuckets)
         r.register("keycoord_keys_minted_total", help: "Keys minted through the backend, by key type.",
                    kind: .counter, labels: ["key_type"])
-        r.register("keycoord_emergency_gaps_total", help: "Taints that left no published key to promote, by key type.",
+        r.register("keycoord_emergency_gaps_total", help: "Activations of a key not yet in the JWKS for publish-lead (a taint, revoke or outage left nothing ready), by key type.",
                    kind: .counter, labels: ["key_type"])
         r.register("keycoord_reconciled_keys_total", help: "Minted but never published backend keys deleted by the reconciler.",
                    kind: .counter)

@@ -43,7 +43,8 @@ public final class KeycoordService: Sendable {
         coordinatorConfig.maxKeysPerFamily = config.maxKeysPerFamily
         coordinatorConfig.maxJWKSBytes = config.maxJWKSBytes
         coordinatorConfig.pendingGrace = config.pendingGrace
-        let coordinator = try Coordinator(config: coordinatorConfig, store: store, backend: backend, observer: metrics)
+        let coordinator = try Coordinator(config: coordinatorConfig, store: store, backend: backend,
+                                          observer: CoordinatorEventObserver(metrics: metrics, logger: logger))
         self.coordinator = coordinator
 
         let publisher = JWKSPublisher(coordinator: coordinator, store: store, config: config, metrics: metrics, logger: logger)
