@@ -124,7 +124,8 @@ import TestSupport
 
     @Test func publishIsIdempotentFencedAndGuarded() async throws {
         var h = Harness()
-        h.config.maxKeysPerFamily = 3
+        // Three EC slots for the managed ec-p256 rotation, three for published keys.
+        h.config.maxKeysPerFamily = 6
         let coordinator = try h.coordinator()
         let key = try PrivateKey.generate(.ecP256).publicKey
         let notAfter = h.clock.now.addingTimeInterval(Self.hour)
@@ -365,6 +366,40 @@ import TestSupport
         #expect(stored.notAfter == latest)
     }
 
+    @Test func publishedKeysCannotStarveManagedRotation() async throws {
+        var h = Harness()
+        h.config.maxKeysPerFamily = 5
+        let coordinator = try h.coordinator()
+        let k1 = try await coordinator.ensure(keyType: .ecP256, serverID: "s").current
+        let notAfter = h.clock.now.addingTimeInterval(20 * Self.hour)
+        for _ in 0..<2 {
+            _ = try await coordinator.publish(PublishRequest(publicKey: try PrivateKey.generate(.ecP256).publicKey,
+                                                             notAfter: notAfter, serverID: "spire-x"))
+        }
+        // A third published EC key would take one of the three slots managed rotation needs.
+        do {
+            _ = try await coordinator.publish(PublishRequest(publicKey: try PrivateKey.generate(.ecP384).publicKey,
+                                                             notAfter: notAfter, serverID: "spire-x"))
+            Issue.record("a published key took a slot of managed rotation")
+        } catch CoordinationError.jwksLimit(let reason) {
+            #expect(reason.contains("managed rotation") && reason.contains("leaving 2"))
+        }
+        // Publishing one of them again (a larger not_after) is still fine.
+        let records = try await coordinator.snapshot().records.filter { $0.backendRef == nil }
+        _ = try await coordinator.publish(PublishRequest(publicKey: try PublicKey(der: records[0].publicKey),
+                                                         notAfter: notAfter.addingTimeInterval(60), serverID: "spire-x"))
+        // Rotation runs on schedule: the next key at half-life, activated after publish-lead.
+        h.clock.advance(by: 12 * Self.hour)
+        try await coordinator.tick()
+        h.clock.advance(by: 8 * Self.hour)
+        try await coordinator.tick()
+        let k2 = try await coordinator.ensure(keyType: .ecP256, serverID: "s").current
+        #expect(k2.kid != k1.kid && k2.canSign)
+        h.clock.advance(by: 4 * Self.hour)
+        try await coordinator.tick()
+        #expect(h.observer.emergencies.isEmpty && h.observer.refusals.count == 1)
+    }
+
     @Test func tickFromEveryInstanceAtOnceRotatesOnce() async throws {
         let h = Harness()
         let coordinators = try ["a", "b", "c"].map { try h.coordinator("host-\($0)") }
@@ -389,6 +424,7 @@ import TestSupport
         for change in [{ (c: inout CoordinatorConfig) in c.trustDomain = "Example.org" },
                        { $0.trustDomain = "" }, { $0.trustDomain = "a/b" }, { $0.instanceID = "" },
                        { $0.keyTypes = [] }, { $0.keyTypes = [.ecP256, .ecP256] }, { $0.maxKeysPerFamily = 2 },
+                       { $0.keyTypes = [.ecP256, .ecP384]; $0.maxKeysPerFamily = 5 },
                        { $0.maxJWKSBytes = 100 }, { $0.pendingGrace = .seconds(30) }, { $0.lockTTL = .zero },
                        { $0.policy = RotationPolicy(ttl: .seconds(600), publishLead: .seconds(900)) }] {
             var config = valid

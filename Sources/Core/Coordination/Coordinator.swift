@@ -165,6 +165,8 @@ public final class Coordinator: Sendable {
                 let before = records
                 let stored = Registry.upsert(incoming, into: &records)
                 try config.limits.check(before: before, after: records, now: now, grace: config.policy.grace)
+                try config.limits.checkManagedReserve(before: before, after: records, now: now, grace: config.policy.grace,
+                                                      reserved: config.managedSlots)
                 return stored
             }
             return record

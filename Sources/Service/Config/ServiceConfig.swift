@@ -136,7 +136,10 @@ public struct ServiceConfig: Sendable, Equatable {
         } catch CoordinationError.invalid(let message) {
             try fail(message)
         }
-        if maxKeysPerFamily < 3 { try fail("max-keys must be at least 3 (a key type needs room for current, next and previous)") }
+        let managedPerFamily = Dictionary(grouping: keyTypes, by: \.family).values.map { 3 * $0.count }.max() ?? 3
+        if maxKeysPerFamily < managedPerFamily {
+            try fail("max-keys must be at least \(managedPerFamily): three keys (previous, current, next) per configured key type of one family")
+        }
         if maxJWKSBytes < 2048 { try fail("max-jwks-bytes must be at least 2048") }
         if store == .postgres && postgresURL.isEmpty && ProcessInfo.processInfo.environment["PGHOST"] == nil {
             try fail("store postgres needs postgres-url (or the PG* environment variables)")
