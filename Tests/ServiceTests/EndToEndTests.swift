@@ -172,9 +172,11 @@ final class EndToEndTests: XCTestCase {
 
     func testReadinessFailsWhenTheDiskKeyIsNotReadableHere() throws {
         let ensured = try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"])
-        let path = try XCTUnwrap(ensured.json["backend_ref"] as? String)
-        try FileManager.default.moveItem(atPath: path, toPath: path + ".moved")
-        defer { try? FileManager.default.moveItem(atPath: path + ".moved", toPath: path) }
+        // The trust domain's folder gone as a whole (marker included): this instance does not
+        // see the shared volume, which is not the same as a key deleted from it.
+        let folder = URL(fileURLWithPath: try XCTUnwrap(ensured.json["backend_ref"] as? String)).deletingLastPathComponent().path
+        try FileManager.default.moveItem(atPath: folder, toPath: folder + ".moved")
+        defer { try? FileManager.default.moveItem(atPath: folder + ".moved", toPath: folder) }
         let ready = try harness.publicClient().request("GET", "/readyz")
         XCTAssertEqual(ready.status, 503, ready.text)
         XCTAssertTrue(ready.text.contains("not usable"), ready.text)

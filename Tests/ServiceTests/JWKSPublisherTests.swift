@@ -63,6 +63,7 @@ import TestSupport
         func waitForChange(trustDomain: String, after: UInt64, timeout: Duration) async throws -> UInt64 {
             try await inner.waitForChange(trustDomain: trustDomain, after: after, timeout: timeout)
         }
+        func registryIdentity(trustDomain: String) async throws -> String { try await inner.registryIdentity(trustDomain: trustDomain) }
         func healthCheck() async -> Result<Void, CoordinationError> { await inner.healthCheck() }
         func close() async { await inner.close() }
     }

@@ -13,6 +13,7 @@ public final class InMemoryStore: CoordinationStore, @unchecked Sendable {
     private let lock = NSLock()
     private var locks: [String: Slot] = [:]
     private var registries: [String: RegistrySnapshot] = [:]
+    private var identities: [String: String] = [:]
     private var injected: [(error: CoordinationError, afterCommit: Bool)] = []
     private var commits = 0
     private var closed = false
@@ -151,6 +152,15 @@ public final class InMemoryStore: CoordinationStore, @unchecked Sendable {
             let sequence = try await snapshot(trustDomain: trustDomain).sequence
             if sequence > after || ContinuousClock.now >= deadline { return sequence }
             try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    public func registryIdentity(trustDomain: String) async throws -> String {
+        locked {
+            if let identity = identities[trustDomain] { return identity }
+            let identity = UUID().uuidString
+            identities[trustDomain] = identity
+            return identity
         }
     }
 

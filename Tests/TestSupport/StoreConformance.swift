@@ -216,7 +216,8 @@ public struct StoreConformance: Sendable {
     static func frozenHolderLosesItsLockAtExpiry(_ a: any CoordinationStore, _ b: any CoordinationStore, _ n: Names,
                                                  _ frozenHolder: FrozenHolder?) async throws {
         guard let frozenHolder else { throw ConformanceFailure("this check needs a frozen-holder factory") }
-        let frozen = try await frozenHolder(n.lock, .seconds(2))
+        // Long enough that a loaded machine still checks the lease while it runs.
+        let frozen = try await frozenHolder(n.lock, .seconds(4))
         do {
             let during = try await a.status(lock: n.lock)
             try expect(during.holder != nil && during.fencingToken == frozen.fencingToken, "while the lease runs: \(during)")

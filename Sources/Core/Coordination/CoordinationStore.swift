@@ -47,6 +47,12 @@ public protocol CoordinationStore: AnyObject, Sendable {
     /// other instances quickly.
     func waitForChange(trustDomain: String, after: UInt64, timeout: Duration) async throws -> UInt64
 
+    /// A random identity of `trustDomain`'s registry in this store, made on first use and
+    /// never changed. Backends whose storage several deployments could share (a keys
+    /// directory) are bound to it, so a second registry never adopts or deletes the keys of
+    /// another.
+    func registryIdentity(trustDomain: String) async throws -> String
+
     /// Whether the store is reachable now (for `/readyz`).
     func healthCheck() async -> Result<Void, CoordinationError>
 

@@ -2,12 +2,17 @@ import Foundation
 
 // Housekeeping every instance runs from its rotation loop.
 extension Coordinator {
-    /// One rotation step for every configured key type, removal of expired records of any
+    /// Replacement of lost keys, one rotation step for every configured key type, removal of expired records of any
     /// kind, and (every `reconcileInterval`) reconciliation. Safe to run from every
     /// instance at once: a key type whose lock another instance holds is skipped, since
     /// that instance is doing the same step. Throws the first failure after trying all.
     public func tick() async throws {
         var firstError: (any Error)?
+        do {
+            try await replaceLostKeys()
+        } catch {
+            firstError = error
+        }
         for keyType in config.keyTypes {
             do {
                 let snapshot = try await store.snapshot(trustDomain: config.trustDomain)
@@ -54,6 +59,7 @@ extension Coordinator {
     /// keys whose record was removed or revoked (a destroy that failed earlier). A pending
     /// key the registry does hold is marked published instead. Returns how many were destroyed.
     public func reconcile() async throws -> Int {
+        try await requireClaim()
         // List first, read the registry second: a key listed as published was published
         // before the read, so its absence from the registry means it was removed.
         let keys = try await backend.list(trustDomain: config.trustDomain)

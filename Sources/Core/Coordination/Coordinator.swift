@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// The coordination logic every keycoord instance runs against the shared store: ensure
 /// (hand servers the shared key, minting it under a fenced lock when needed), publish,
@@ -16,6 +17,8 @@ public final class Coordinator: Sendable {
     let observer: any CoordinatorObserver
     let clock: @Sendable () -> Date
     let reconcileState = ReconcileSchedule()
+    /// Set once `claimBackend` succeeded; nothing mints or reconciles before.
+    let claimed = Mutex(false)
 
     public init(config: CoordinatorConfig, store: any CoordinationStore, backend: any KeyBackend,
                 observer: (any CoordinatorObserver)? = nil, clock: @escaping @Sendable () -> Date = { Date() }) throws {
@@ -38,10 +41,71 @@ public final class Coordinator: Sendable {
 
     // MARK: - Ensure
 
+    /// Binds the backend's storage of this trust domain to this registry (see
+    /// `KeyBackend.claim`); run once at start, before anything can reconcile.
+    public func claimBackend() async throws {
+        let identity = try await store.registryIdentity(trustDomain: config.trustDomain)
+        try await backend.claim(trustDomain: config.trustDomain, registry: identity)
+        claimed.withLock { $0 = true }
+    }
+
+    /// Claims the backend unless this instance already did (before a mint or a reconcile).
+    func requireClaim() async throws {
+        if claimed.withLock({ $0 }) { return }
+        try await claimBackend()
+    }
+
+    /// Thrown by `result(from:)` when the key to hand out no longer exists in the backend.
+    struct KeyLost: Error {
+        let record: KeyRecord
+        let reason: String
+    }
+
     /// The key `serverID` should sign with now. Without a lock when a usable key exists
     /// (preparing the next key first when that is due); otherwise under the key type's
     /// lock, re-reading the registry, so that concurrent callers mint exactly one key.
+    /// A key the backend has lost (`KeyBackend.lostReason`) is never handed out: it is
+    /// tainted, replaced as a taint would replace it, and the replacement is answered.
     public func ensure(keyType: KeyType, serverID: String) async throws -> EnsureResult {
+        do {
+            return try await ensureOnce(keyType: keyType, serverID: serverID)
+        } catch let lost as KeyLost {
+            try await replaceLost(lost.record, reason: lost.reason)
+            do {
+                return try await ensureOnce(keyType: keyType, serverID: serverID)
+            } catch let again as KeyLost {
+                throw CoordinationError.backendFailure("key \(again.record.kid) is lost too: \(again.reason)")
+            }
+        }
+    }
+
+    /// Taints a key the backend no longer has and runs the replacement step. The taint is
+    /// what every instance sees, so no other instance hands the key out either.
+    func replaceLost(_ record: KeyRecord, reason: String) async throws {
+        let (tainted, _) = try await store.update(trustDomain: config.trustDomain, fence: nil) { records in
+            guard let index = records.firstIndex(where: { $0.kid == record.kid }), !records[index].tainted else { return false }
+            records[index].tainted = true
+            return true
+        }
+        if tainted { observer.keyLost(kid: record.kid, keyType: record.keyType, reason: reason) }
+        _ = await replaceIfManaged(record)
+    }
+
+    /// Replaces every managed key of the configured types that could still sign or be
+    /// promoted but that the backend has lost (the rotation tick's check).
+    func replaceLostKeys() async throws {
+        let snapshot = try await store.snapshot(trustDomain: config.trustDomain)
+        for keyType in config.keyTypes {
+            let planner = planner(for: keyType)
+            for record in snapshot.records where planner.manages(record) && !record.tainted
+                && (record.state == .active || record.state == .published) {
+                guard let ref = record.backendRef, let reason = await backend.lostReason(ref: ref) else { continue }
+                try await replaceLost(record, reason: reason)
+            }
+        }
+    }
+
+    private func ensureOnce(keyType: KeyType, serverID: String) async throws -> EnsureResult {
         try Self.checkCaller(serverID, "server id")
         let planner = planner(for: keyType)
         let snapshot = try await store.snapshot(trustDomain: config.trustDomain)
@@ -113,6 +177,7 @@ public final class Coordinator: Sendable {
             throw CoordinationError.conflict("no usable key")
         }
         if let problem = await backend.checkUsable(ref: ref) {
+            if let lost = await backend.lostReason(ref: ref) { throw KeyLost(record: current, reason: lost) }
             throw CoordinationError.backendFailure(
                 "key \(current.kid) (\(backend.name) \(ref)) cannot be used by this instance: \(problem)")
         }

@@ -36,6 +36,8 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
                    kind: .counter, labels: ["key_type"])
         r.register("keycoord_reconciled_keys_total", help: "Minted but never published backend keys deleted by the reconciler.",
                    kind: .counter)
+        r.register("keycoord_keys_lost_total", help: "Keys the backend no longer had (a deleted key file), tainted and replaced, by key type.",
+                   kind: .counter, labels: ["key_type"])
         r.register("keycoord_rotation_errors_total", help: "Rotation loop steps that failed.", kind: .counter)
         r.register("keycoord_store_up", help: "1 when the coordination store answered the last check.", kind: .gauge)
         r.register("keycoord_registry_sequence", help: "Sequence of the registry snapshot being served.", kind: .gauge)
@@ -72,6 +74,8 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
     public func jwksRefused(reason: String) { registry.add("keycoord_jwks_refused_total", [reason]) }
     public func emergencyGap(keyType: KeyType) { registry.add("keycoord_emergency_gaps_total", [keyType.rawValue]) }
     public func keysMinted(keyType: KeyType) { registry.add("keycoord_keys_minted_total", [keyType.rawValue]) }
+    public func keyLost(kid: String, keyType: KeyType, reason: String) { keyLost(keyType: keyType) }
+    func keyLost(keyType: KeyType) { registry.add("keycoord_keys_lost_total", [keyType.rawValue]) }
     public func reconciled(destroyed: Int) { registry.add("keycoord_reconciled_keys_total", [], Double(destroyed)) }
 
     // MARK: Registry state

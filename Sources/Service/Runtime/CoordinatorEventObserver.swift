@@ -25,6 +25,13 @@ final class CoordinatorEventObserver: CoordinatorObserver {
                      metadata: ["key_type": .string(keyType.rawValue)])
     }
 
+    func keyLost(kid: String, keyType: KeyType, reason: String) {
+        metrics.keyLost(keyType: keyType)
+        logger.error("key lost: tainted and replaced", metadata: [
+            "kid": .string(kid), "key_type": .string(keyType.rawValue), "reason": .string(reason),
+        ])
+    }
+
     func deferredFailure(operation: String, error: any Error) {
         logger.warning("deferred step failed; the next ensure, tick or reconciliation retries it",
                        metadata: ["operation": .string(operation), "error": .string("\(error)")])

@@ -46,6 +46,15 @@ public final class KeycoordService: Sendable {
         let coordinator = try Coordinator(config: coordinatorConfig, store: store, backend: backend,
                                           observer: CoordinatorEventObserver(metrics: metrics, logger: logger))
         self.coordinator = coordinator
+        // A keys directory of another registry is refused at start. A store not reachable
+        // yet is no reason to stop: the coordinator claims before it first mints or reconciles.
+        do {
+            try await coordinator.claimBackend()
+        } catch CoordinationError.invalid(let message) {
+            throw CoordinationError.invalid(message)
+        } catch {
+            logger.warning("backend not claimed yet; retried before the first mint", metadata: ["error": .string("\(error)")])
+        }
 
         let publisher = JWKSPublisher(coordinator: coordinator, store: store, config: config, metrics: metrics, logger: logger)
         self.publisher = publisher

@@ -49,7 +49,11 @@ final class Readiness: Sendable {
                 continue
             }
             if let problem = await backend.checkUsable(ref: ref) {
-                checks.append(("key:\(keyType.rawValue)", false, "key \(signing.kid) is not usable here: \(problem)"))
+                if let lost = await backend.lostReason(ref: ref) {
+                    checks.append(("key:\(keyType.rawValue)", false, "key \(signing.kid) is lost (\(lost)); it is being replaced"))
+                } else {
+                    checks.append(("key:\(keyType.rawValue)", false, "key \(signing.kid) is not usable here: \(problem)"))
+                }
             } else {
                 checks.append(("key:\(keyType.rawValue)", true, "active key \(signing.kid)"))
             }

@@ -24,6 +24,7 @@ import Darwin
 ///   registry/<trust-domain>.json JSON RegistryDocument: sequence + records,
 ///                                replaced atomically (temp, fsync, rename, fsync dir)
 ///   registry/<trust-domain>.lock flock serialising read-modify-write of that registry
+///   registry/<trust-domain>.identity  the registry's random identity, created once
 /// ```
 /// Lease metadata lives beside the flock targets rather than in them: a flock target
 /// cannot be replaced by rename (waiters would lock an orphaned inode), and in-place writes
@@ -409,6 +410,19 @@ public final class FileStore: CoordinationStore {
         let snapshot = document.snapshot
         registries.withLock { $0[trustDomain] = CachedRegistry(file: file, identity: identity, snapshot: snapshot) }
         return snapshot
+    }
+
+    public func registryIdentity(trustDomain: String) async throws -> String {
+        let path = try layout.registryIdentityFile(trustDomain)
+        return try storeCall {
+            // The first instance to get here creates it; every later one reads the same.
+            _ = try AtomicFile.createExclusive(Array(SecureRandom.hexToken().utf8), at: path)
+            let identity = try AtomicFile.read(path, limit: 256).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            guard !identity.isEmpty else {
+                throw CoordinationError.storeUnavailable("registry identity file \(path) is empty or missing")
+            }
+            return identity
+        }
     }
 
     // MARK: Health and shutdown

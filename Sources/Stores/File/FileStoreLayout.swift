@@ -33,6 +33,11 @@ struct FileStoreLayout: Sendable {
         "\(registryDirectory)/\(try checkedTrustDomain(trustDomain)).json"
     }
 
+    /// The registry's identity, written once (exclusive create) and never replaced.
+    func registryIdentityFile(_ trustDomain: String) throws -> String {
+        "\(registryDirectory)/\(try checkedTrustDomain(trustDomain)).identity"
+    }
+
     /// The `flock` serialising read-modify-write of one trust domain's registry.
     func registryLockFile(_ trustDomain: String) throws -> String {
         "\(registryDirectory)/\(try checkedTrustDomain(trustDomain)).lock"

@@ -1,7 +1,31 @@
 import Core
+import Crypto
 import Foundation
 
 extension PostgresStore {
+    public func registryIdentity(trustDomain: String) async throws -> String {
+        try Self.validate(trustDomain: trustDomain)
+        do {
+            return try await Self.retryingStaleConnection(pool) { connection in
+                // One statement: the insert wins once; later calls (and a losing racer) read it.
+                let rows = try await connection.query(
+                    """
+                    WITH made AS (INSERT INTO keycoord_registries (trust_domain, identity) VALUES ($1, $2)
+                                  ON CONFLICT (trust_domain) DO NOTHING RETURNING identity)
+                    SELECT identity FROM made
+                    UNION ALL SELECT identity FROM keycoord_registries WHERE trust_domain = $1
+                    LIMIT 1
+                    """, [trustDomain, SecureRandom.hexToken()])
+                guard rows.count == 1 else {
+                    throw CoordinationError.storeUnavailable("the registry identity of \(trustDomain) could not be read; try again")
+                }
+                return try rows.string(0, "identity")
+            }
+        } catch {
+            throw Self.mapped(error)
+        }
+    }
+
     public func snapshot(trustDomain: String) async throws -> RegistrySnapshot {
         try Self.validate(trustDomain: trustDomain)
         do {
