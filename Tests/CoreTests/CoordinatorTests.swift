@@ -259,7 +259,7 @@ import TestSupport
         let young = try h.backend.insert(keyType: .ecP256, trustDomain: "example.org", mark: .pending,
                                          createdAt: h.clock.now.addingTimeInterval(-60))
         let orphan = try h.backend.insert(keyType: .ecP256, trustDomain: "example.org", mark: .published,
-                                          createdAt: h.clock.now.addingTimeInterval(-60))
+                                          createdAt: h.clock.now.addingTimeInterval(-25 * Self.hour))
         let foreign = try h.backend.insert(keyType: .ecP256, trustDomain: "other.org", mark: .pending,
                                            createdAt: h.clock.now.addingTimeInterval(-5 * Self.hour))
         #expect(try await coordinator.reconcile() == 2)
@@ -267,6 +267,25 @@ import TestSupport
         #expect(!h.backend.refs.contains(old) && !h.backend.refs.contains(orphan))
         #expect(h.backend.mark(ref: currentRef) == .published, "a pending key the registry holds is repaired")
         #expect(h.observer.reconciled == [2])
+    }
+
+    @Test func theReconcilerAdoptsPublishedKeysTheRegistryLostInsteadOfDestroyingThem() async throws {
+        let h = Harness()
+        let coordinator = try h.coordinator()
+        let k1 = try await coordinator.ensure(keyType: .ecP256, serverID: "s").current
+        h.clock.advance(by: 12 * Self.hour)
+        try await coordinator.tick()
+        let k2 = try #require(try await coordinator.snapshot().records.first { $0.kid != k1.kid })
+        let k2Ref = try #require(k2.backendRef)
+        #expect(h.backend.mark(ref: k2Ref) == .published)
+        // The registry goes back to before k2 (a failover that lost writes).
+        h.store.seed(trustDomain: "example.org", records: [k1])
+        #expect(try await coordinator.reconcile() == 0)
+        #expect(h.backend.refs.contains(k2Ref), "a key servers may sign with was destroyed")
+        let adopted = try await coordinator.key(kid: k2.kid)
+        #expect(adopted.backendRef == k2Ref && adopted.tainted && adopted.state == .retired)
+        #expect(coordinator.jwks(from: try await coordinator.snapshot()).kids.contains(k2.kid))
+        #expect(try await coordinator.ensure(keyType: .ecP256, serverID: "s").current.kid != k2.kid)
     }
 
     @Test func jwtsSignedThroughTheBackendVerifyAgainstTheJWKS() async throws {

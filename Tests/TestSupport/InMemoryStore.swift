@@ -150,7 +150,7 @@ public final class InMemoryStore: CoordinationStore, @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while true {
             let sequence = try await snapshot(trustDomain: trustDomain).sequence
-            if sequence > after || ContinuousClock.now >= deadline { return sequence }
+            if sequence != after || ContinuousClock.now >= deadline { return sequence }
             try await Task.sleep(for: .milliseconds(2))
         }
     }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 // Housekeeping every instance runs from its rotation loop.
@@ -55,19 +56,29 @@ extension Coordinator {
     }
 
     /// Destroys backend keys that no record needs: pending keys older than
-    /// `pendingGrace` (a crash or a lost race between mint and publish), and published
-    /// keys whose record was removed or revoked (a destroy that failed earlier). A pending
-    /// key the registry does hold is marked published instead. Returns how many were destroyed.
+    /// `pendingGrace` (a crash or a lost race between mint and publish), keys whose record
+    /// is a revoked tombstone, and published keys absent from the registry whose lifetime
+    /// and grace are over (a destroy that failed after the record left). A pending key the
+    /// registry does hold is marked published instead.
+    ///
+    /// A key the backend marks published but the registry does not know, within its
+    /// lifetime, was lost by the registry (a failover that lost writes, a restore): servers
+    /// may have been told to sign with it and relying parties may cache it. It is never
+    /// destroyed: it is adopted back — tainted (its history is unknown, so nobody is handed
+    /// it again) and retired, so it is served until its `notAfter + grace`. Returns how
+    /// many keys were destroyed.
     public func reconcile() async throws -> Int {
         try await requireClaim()
         // List first, read the registry second: a key listed as published was published
-        // before the read, so its absence from the registry means it was removed.
+        // before the read, so its absence from the registry means it was removed or lost.
         let keys = try await backend.list(trustDomain: config.trustDomain)
         let records = try await snapshot().records.filter { $0.backend == backend.name && $0.backendRef != nil }
         var byRef: [String: KeyRecord] = [:]
         for record in records { byRef[record.backendRef ?? ""] = record }
         let now = clock()
+        let lifetime = config.policy.ttl.timeInterval + config.policy.grace.timeInterval
         var destroyed = 0
+        var unknown: [BackendKeyInfo] = []
         for key in keys {
             if let record = byRef[key.ref], record.state != .revoked {
                 if key.mark == .pending {
@@ -75,13 +86,44 @@ extension Coordinator {
                 }
                 continue
             }
-            let lost = key.mark == .published || byRef[key.ref] != nil
-                || now.timeIntervalSince(key.createdAt) >= config.pendingGrace.timeInterval
+            let age = now.timeIntervalSince(key.createdAt)
+            if byRef[key.ref] == nil, key.mark == .published, age < lifetime {
+                unknown.append(key)
+                continue
+            }
+            let lost = key.mark == .published || byRef[key.ref] != nil || age >= config.pendingGrace.timeInterval
             guard lost else { continue }
             try await backend.destroy(ref: key.ref)
             destroyed += 1
         }
+        if !unknown.isEmpty { try await adopt(unknown) }
         observer.reconciled(destroyed: destroyed)
         return destroyed
+    }
+
+    /// Puts published backend keys the registry lost back into it, tainted and retired.
+    /// A key whose kid or public key is a revoked tombstone stays out.
+    func adopt(_ keys: [BackendKeyInfo]) async throws {
+        var adopted: [KeyRecord] = []
+        for key in keys {
+            let publicKey = try PublicKey(der: try await backend.publicKey(ref: key.ref))
+            let keyType = try key.keyType ?? PublicKeyInput.keyType(of: publicKey)
+            adopted.append(KeyRecord(
+                trustDomain: config.trustDomain, kid: config.kidFormat.kid(for: publicKey), keyType: keyType,
+                publicKey: publicKey.der, backend: backend.name, backendRef: key.ref, createdAt: key.createdAt,
+                publishedAt: key.createdAt, notAfter: key.createdAt.addingTimeInterval(config.policy.ttl.timeInterval),
+                state: .retired, tainted: true, createdBy: config.instanceID))
+        }
+        let candidates = adopted
+        let (restored, _) = try await store.update(trustDomain: config.trustDomain, fence: nil) { records -> [String] in
+            var restored: [String] = []
+            for record in candidates where Registry.tombstone(in: records, kid: record.kid, publicKey: record.publicKey) == nil
+                && !records.contains(where: { $0.backendRef == record.backendRef }) {
+                Registry.upsert(record, into: &records)
+                restored.append(record.kid)
+            }
+            return restored
+        }
+        if !restored.isEmpty { observer.keysAdopted(kids: restored) }
     }
 }

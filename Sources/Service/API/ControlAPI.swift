@@ -198,8 +198,9 @@ final class ControlAPI: Sendable {
 
     // MARK: Events
 
-    /// Long poll: answers as soon as the registry's sequence passes `after` (a key was
-    /// published, rotated, tainted or revoked on any instance), or after `wait` seconds.
+    /// Long poll: answers as soon as the registry's sequence is other than `after` (a key
+    /// was published, rotated, tainted or revoked on any instance, or the registry went
+    /// back in a failover), or after `wait` seconds.
     /// A server that gets `changed: true` calls ensure again, so a taint reaches every
     /// server within about a second instead of at its next `refresh_after`.
     private func events(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
@@ -214,7 +215,7 @@ final class ControlAPI: Sendable {
         let wait = try parameter("wait", in: 0...Self.maxEventWait, default: 30)
         let sequence = try await store.waitForChange(trustDomain: coordinator.config.trustDomain, after: after,
                                                      timeout: .seconds(wait))
-        return (JSONResponse.make(.ok, ["sequence": sequence, "changed": sequence > after]), "")
+        return (JSONResponse.make(.ok, ["sequence": sequence, "changed": sequence != after]), "")
     }
 
     private func ensure(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {

@@ -34,7 +34,10 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
                    kind: .counter, labels: ["key_type"])
         r.register("keycoord_emergency_gaps_total", help: "Activations of a key not yet in the JWKS for publish-lead (a taint, revoke or outage left nothing ready), by key type.",
                    kind: .counter, labels: ["key_type"])
-        r.register("keycoord_reconciled_keys_total", help: "Minted but never published backend keys deleted by the reconciler.",
+        r.register("keycoord_keys_adopted_total",
+                   help: "Published backend keys the registry had lost, put back (tainted, retired) by the reconciler instead of deleted.",
+                   kind: .counter)
+        r.register("keycoord_reconciled_keys_total", help: "Backend keys the reconciler deleted: never published, revoked, or past their lifetime.",
                    kind: .counter)
         r.register("keycoord_keys_lost_total", help: "Keys the backend no longer had (a deleted key file), tainted and replaced, by key type.",
                    kind: .counter, labels: ["key_type"])
@@ -75,6 +78,8 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
     public func emergencyGap(keyType: KeyType) { registry.add("keycoord_emergency_gaps_total", [keyType.rawValue]) }
     public func keysMinted(keyType: KeyType) { registry.add("keycoord_keys_minted_total", [keyType.rawValue]) }
     public func keyLost(kid: String, keyType: KeyType, reason: String) { keyLost(keyType: keyType) }
+    public func keysAdopted(kids: [String]) { keysAdopted(count: kids.count) }
+    func keysAdopted(count: Int) { registry.add("keycoord_keys_adopted_total", [], Double(count)) }
     func keyLost(keyType: KeyType) { registry.add("keycoord_keys_lost_total", [keyType.rawValue]) }
     public func reconciled(destroyed: Int) { registry.add("keycoord_reconciled_keys_total", [], Double(destroyed)) }
 

@@ -32,6 +32,12 @@ final class CoordinatorEventObserver: CoordinatorObserver {
         ])
     }
 
+    func keysAdopted(kids: [String]) {
+        metrics.keysAdopted(count: kids.count)
+        logger.error("the registry lacked keys the backend marks published (writes lost?); adopted back, tainted",
+                     metadata: ["kids": .string(kids.joined(separator: ","))])
+    }
+
     func deferredFailure(operation: String, error: any Error) {
         logger.warning("deferred step failed; the next ensure, tick or reconciliation retries it",
                        metadata: ["operation": .string(operation), "error": .string("\(error)")])

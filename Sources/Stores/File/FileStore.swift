@@ -360,7 +360,7 @@ public final class FileStore: CoordinationStore {
         while true {
             let sequence = try storeCall { try loadRegistry(trustDomain, path: path).sequence }
             let remaining = deadline - clock.now
-            if sequence > after || remaining <= .zero { return sequence }
+            if sequence != after || remaining <= .zero { return sequence }
             try await Task.sleep(for: min(Self.changePollInterval, remaining))
         }
     }

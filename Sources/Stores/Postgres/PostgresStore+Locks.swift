@@ -136,15 +136,21 @@ extension PostgresStore {
         """
 
     /// The epoch bump: the new epoch is the fencing token; holder, lease and expiry are
-    /// recorded for `status` and `.lockHeld`.
+    /// recorded for `status` and `.lockHeld`. The token is at least the server's clock in
+    /// milliseconds (and one more than the last): a failover to a replica that lost the
+    /// last bumps still hands out larger tokens than the lost ones, since the new primary's
+    /// clock is past the moment they were granted.
     static let bumpEpoch = """
         INSERT INTO keycoord_lock_epochs AS e (name, epoch, holder, lease_id, instance, acquired_at, expires_at)
-        SELECT $2, 1, $3, $4, $5, to_timestamp($6::float8), to_timestamp($7::float8) FROM lock WHERE lock.ok
-        ON CONFLICT (name) DO UPDATE SET epoch = e.epoch + 1, holder = EXCLUDED.holder,
+        SELECT $2, \(timeFloor), $3, $4, $5, to_timestamp($6::float8), to_timestamp($7::float8) FROM lock WHERE lock.ok
+        ON CONFLICT (name) DO UPDATE SET epoch = GREATEST(e.epoch + 1, \(timeFloor)), holder = EXCLUDED.holder,
             lease_id = EXCLUDED.lease_id, instance = EXCLUDED.instance,
             acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
         RETURNING epoch
         """
+
+    /// The server's clock in whole milliseconds since 1970, the floor of every fencing token.
+    static let timeFloor = "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
     /// How long after a lease's expiry PostgreSQL ends the session of a holder that went
     /// silent (frozen by SIGSTOP, a paused container, a VM stall: its kernel still answers
