@@ -14,11 +14,7 @@ import TestSupport
     /// so a test can make an old read finish after a newer one.
     final class GatedStore: CoordinationStore {
         let inner = InMemoryStore()
-        private let rewound = Mutex<RegistrySnapshot?>(nil)
         private let gate = Mutex<(armed: Bool, held: CheckedContinuation<Void, Never>?, reached: Bool)>((false, nil, false))
-
-        /// From now on, snapshots answer `snapshot` (a store that lost its latest writes).
-        func goBack(to snapshot: RegistrySnapshot) { rewound.withLock { $0 = snapshot } }
 
         func armNextSnapshot() { gate.withLock { $0.armed = true } }
 
@@ -34,8 +30,7 @@ import TestSupport
         }
 
         func snapshot(trustDomain: String) async throws -> RegistrySnapshot {
-            let stored = try await inner.snapshot(trustDomain: trustDomain)
-            let answer = rewound.withLock { $0 } ?? stored
+            let answer = try await inner.snapshot(trustDomain: trustDomain)
             let hold = gate.withLock { state -> Bool in
                 defer { state.armed = false }
                 return state.armed
@@ -121,18 +116,26 @@ import TestSupport
         #expect(kids.count == 20)
     }
 
-    @Test func aReadStartedAfterTheRenderingFollowsAStoreThatWentBack() async throws {
+    @Test func aRegistryThatWentBackIsReportedAndHealedFromWhatWasServed() async throws {
         let store = GatedStore()
         let (publisher, coordinator, metrics) = try Self.publisher(store)
-        _ = try await coordinator.ensure(keyType: .ecP256, serverID: "spire-1")
-        _ = try await coordinator.ensure(keyType: .ecP384, serverID: "spire-1")
+        let k1 = try await coordinator.ensure(keyType: .ecP256, serverID: "spire-1").current
+        let p384 = try await coordinator.ensure(keyType: .ecP384, serverID: "spire-1").current
+        _ = try await coordinator.taint(kid: k1.kid, by: "operator")
+        let handedOut = try await coordinator.ensure(keyType: .ecP256, serverID: "spire-1").current
         await publisher.refresh(force: true)
         let before = try #require(publisher.rendered)
-        // The store loses its latest writes (a lossy failover): it answers an older registry.
-        store.goBack(to: RegistrySnapshot(records: Array(before.records.prefix(1)), sequence: 1))
+        // A failover that lost everything after k1's mint: sequence 1, k1 untainted, no other key.
+        store.inner.rewind(trustDomain: coordinator.config.trustDomain, to: RegistrySnapshot(records: [k1], sequence: 1))
         await publisher.refresh(force: false)
-        let served = try #require(publisher.rendered)
-        #expect(served.sequence == 1 && served.document.kids == [before.records[0].kid])
+        let regression = try #require(publisher.regression)
+        #expect(regression.servedSequence == before.sequence && regression.storeSequence == 1 && regression.healed)
         #expect(metrics.registry.render().contains("keycoord_registry_regressions_total 1"))
+        let served = try #require(publisher.rendered)
+        #expect(Set(served.document.kids) == Set(before.document.kids), "a key relying parties may cache left the JWKS")
+        #expect(served.document.kids.contains(p384.kid) && served.document.kids.contains(handedOut.kid))
+        // The lost taint holds again: the tainted key is not handed out.
+        #expect(try await coordinator.key(kid: k1.kid).tainted)
+        #expect(try await coordinator.ensure(keyType: .ecP256, serverID: "spire-2").current.kid == handedOut.kid)
     }
 }

@@ -48,6 +48,12 @@ public final class InMemoryStore: CoordinationStore, @unchecked Sendable {
         }
     }
 
+    /// Sets a trust domain's registry to `snapshot`, sequence included (a store that went
+    /// back: a restore, a failover that lost writes).
+    public func rewind(trustDomain: String, to snapshot: RegistrySnapshot) {
+        locked { registries[trustDomain] = snapshot }
+    }
+
     public func acquire(lock name: String, holder: String, ttl: Duration, wait: Duration) async throws -> LockLease {
         guard LockName.isValid(name) else { throw CoordinationError.invalid("invalid lock name \(name)") }
         let deadline = ContinuousClock.now + wait

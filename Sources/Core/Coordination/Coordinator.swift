@@ -241,6 +241,25 @@ public final class Coordinator: Sendable {
         }
     }
 
+    /// Puts back records a registry that went back has lost (a failover that lost writes),
+    /// from what an instance last served. Each is merged by kid as a duplicate publish is:
+    /// a taint stays, a state never moves back, a tombstone stays revoked; so keys handed
+    /// out return, lost taints hold again, and nothing the older registry knows is undone.
+    /// Returns how many records were added or changed.
+    public func restore(_ remembered: [KeyRecord]) async throws -> Int {
+        let trustDomain = config.trustDomain
+        let (changed, _) = try await store.update(trustDomain: trustDomain, fence: nil) { records -> Int in
+            let before = records
+            for record in remembered where record.trustDomain == trustDomain {
+                Registry.upsert(record, into: &records)
+            }
+            var previous: [String: KeyRecord] = [:]
+            for record in before { previous[record.kid] = record }
+            return records.filter { previous[$0.kid] != $0 }.count
+        }
+        return changed
+    }
+
     /// The registry as the store holds it now.
     public func snapshot() async throws -> RegistrySnapshot {
         try await store.snapshot(trustDomain: config.trustDomain)

@@ -16,9 +16,11 @@ import Synchronization
 ///
 /// Refreshes race (the follower, a refresh after this instance's own write), so a
 /// rendering never replaces one of a later registry sequence: a read that started before
-/// the current rendering was stored may have seen an older registry, and is dropped. Only
-/// a read that started after it may install a lower sequence, since the store itself then
-/// went back (a lossy failover); that is logged and counted.
+/// the current rendering was stored may have seen an older registry, and is dropped. A
+/// read that started after it and still sees a lower sequence means the store itself went
+/// back (a lossy failover): that is logged and counted, the records this instance last
+/// served are put back (`Coordinator.restore`), and only then is the healed registry
+/// served. `/readyz` reports a regression that could not be healed.
 final class JWKSPublisher: Sendable {
     struct Rendered: Sendable {
         let ok: PrerenderedResponse
@@ -30,6 +32,20 @@ final class JWKSPublisher: Sendable {
         let records: [KeyRecord]
     }
 
+    /// A registry that went back below what this instance had served.
+    struct Regression: Sendable {
+        let servedSequence: UInt64
+        let storeSequence: UInt64
+        var healed: Bool
+    }
+
+    /// What one rendering attempt did.
+    private enum RenderOutcome {
+        case stored, dropped
+        /// The store is behind what was served; `served` is the last rendering.
+        case wentBack(served: Rendered)
+    }
+
     /// The served rendering and the read tickets that order refreshes.
     private struct State {
         var rendered: Rendered?
@@ -37,6 +53,7 @@ final class JWKSPublisher: Sendable {
         var readsStarted: UInt64 = 0
         /// `readsStarted` when `rendered` was stored: a read with a larger ticket began after it.
         var storedAtTicket: UInt64 = 0
+        var regression: Regression?
     }
 
     private let coordinator: Coordinator
@@ -58,6 +75,9 @@ final class JWKSPublisher: Sendable {
 
     /// The latest rendering, nil before the first successful read of the registry.
     var rendered: Rendered? { state.withLock { $0.rendered } }
+
+    /// The last time the registry went back, if it did.
+    var regression: Regression? { state.withLock { $0.regression } }
 
     /// Why the last registry read failed, nil when it succeeded.
     var lastStoreError: String? { storeError.withLock { $0 } }
@@ -94,6 +114,26 @@ final class JWKSPublisher: Sendable {
     /// Re-reads the registry and swaps the rendering when the bytes changed. Called by the
     /// follower and after this instance's own writes, so a caller reads its write at once.
     func refresh(force: Bool) async {
+        guard case .wentBack(let served)? = await read(force: force, acceptLower: false) else { return }
+        let behind = (try? await coordinator.snapshot().sequence) ?? 0
+        logger.error("registry went back", metadata: [
+            "served_sequence": .stringConvertible(served.sequence), "store_sequence": .stringConvertible(behind),
+        ])
+        metrics.registry.add("keycoord_registry_regressions_total", [])
+        var regression = Regression(servedSequence: served.sequence, storeSequence: behind, healed: false)
+        do {
+            let restored = try await coordinator.restore(served.records)
+            regression.healed = true
+            logger.notice("registry healed from the last served records", metadata: ["restored": .stringConvertible(restored)])
+        } catch {
+            logger.error("registry could not be healed", metadata: ["error": .string("\(error)")])
+        }
+        state.withLock { $0.regression = regression }
+        _ = await read(force: true, acceptLower: true)
+    }
+
+    /// One registry read and rendering; nil when the read failed.
+    private func read(force: Bool, acceptLower: Bool) async -> RenderOutcome? {
         let ticket = state.withLock { state -> UInt64 in
             state.readsStarted += 1
             return state.readsStarted
@@ -102,10 +142,11 @@ final class JWKSPublisher: Sendable {
             let snapshot = try await coordinator.snapshot()
             storeError.withLock { $0 = nil }
             metrics.registry.set("keycoord_store_up", [], 1)
-            render(snapshot, ticket: ticket, force: force)
+            return render(snapshot, ticket: ticket, force: force, acceptLower: acceptLower)
         } catch {
             storeError.withLock { $0 = "\(error)" }
             metrics.registry.set("keycoord_store_up", [], 0)
+            return nil
         }
     }
 
@@ -116,9 +157,9 @@ final class JWKSPublisher: Sendable {
         if !kids.allSatisfy(served.contains) { await refresh(force: false) }
     }
 
-    private func render(_ snapshot: RegistrySnapshot, ticket: UInt64, force: Bool) {
+    private func render(_ snapshot: RegistrySnapshot, ticket: UInt64, force: Bool, acceptLower: Bool) -> RenderOutcome {
         let document = coordinator.jwks(from: snapshot)
-        if !force, let old = rendered, old.sequence == snapshot.sequence, old.document.body == document.body { return }
+        if !force, let old = rendered, old.sequence == snapshot.sequence, old.document.body == document.body { return .dropped }
         let etag = "\"" + Base64URL.encode(Digest.sha256(document.body).prefix(16)) + "\""
         let maxAge = Int(config.effectiveJWKSMaxAge.timeInterval)
         var fields = HTTPFields()
@@ -140,26 +181,24 @@ final class JWKSPublisher: Sendable {
         let discovery = PrerenderedResponse(status: .ok, headerFields: discoveryFields, body: discoveryBody)
         let new = Rendered(ok: ok, notModified: notModified, discovery: discovery, etag: etag, document: document,
                            sequence: snapshot.sequence, records: snapshot.records)
-        let (stored, regressedFrom) = state.withLock { state -> (Bool, UInt64?) in
+        let outcome = state.withLock { state -> RenderOutcome in
             guard let old = state.rendered, old.sequence > snapshot.sequence else {
                 state.rendered = new
                 state.storedAtTicket = state.readsStarted
-                return (true, nil)
+                return .stored
             }
             // Began before `old` was stored: an older read that lost the race.
-            guard ticket > state.storedAtTicket else { return (false, nil) }
+            guard ticket > state.storedAtTicket else { return .dropped }
+            // The store went back: keep serving `old` until the registry is healed.
+            guard acceptLower else { return .wentBack(served: old) }
             state.rendered = new
             state.storedAtTicket = state.readsStarted
-            return (true, old.sequence)
+            return .stored
         }
-        guard stored else { return }
-        if let regressedFrom {
-            logger.error("registry went back", metadata: [
-                "served_sequence": .stringConvertible(regressedFrom), "store_sequence": .stringConvertible(snapshot.sequence),
-            ])
-            metrics.registry.add("keycoord_registry_regressions_total", [])
+        if case .stored = outcome {
+            metrics.registryChanged(records: snapshot.records, jwks: document, sequence: snapshot.sequence)
         }
-        metrics.registryChanged(records: snapshot.records, jwks: document, sequence: snapshot.sequence)
+        return outcome
     }
 
     /// GET/HEAD of the JWKS: 200 with the pre-rendered set, or 304 when the caller's
