@@ -7,7 +7,7 @@ import TestSupport
 /// An asynchronous failover that loses the last writes, on a throwaway primary and its
 /// streaming replica (`pg_basebackup -R`): streaming cut before the lost writes, kill -9
 /// of the primary, promotion of the replica.
-@Suite(.enabled(if: PostgresPrivateCluster.available, "needs KEYCOORD_TEST_PGBIN (make test sets it)"))
+@Suite
 struct PostgresFailoverTests {
     static let trustDomain = "failover.example"
 
