@@ -14,6 +14,26 @@ import TestSupport
         keysDirectory = scratch.appending("keys")
     }
 
+    @Test func aClaimedFolderRefusesAnotherRegistryAndReportsDeletedKeysLost() async throws {
+        let backend = try DiskBackend(directory: keysDirectory)
+        let key = try await backend.create(keyType: .ecP256, trustDomain: "example.org")
+        try FileManager.default.removeItem(atPath: key.ref)
+        // Not claimed: a missing file may just be a volume this instance does not see.
+        #expect(await backend.lostReason(ref: key.ref) == nil)
+        try await backend.claim(trustDomain: "example.org", registry: "registry-a")
+        try await backend.claim(trustDomain: "example.org", registry: "registry-a")
+        let lost = try #require(await backend.lostReason(ref: key.ref))
+        #expect(lost.contains("was deleted"))
+        let kept = try await backend.create(keyType: .ecP256, trustDomain: "example.org")
+        #expect(await backend.lostReason(ref: kept.ref) == nil)
+
+        let other = try DiskBackend(directory: keysDirectory)
+        await #expect(throws: CoordinationError.self) { try await other.claim(trustDomain: "example.org", registry: "registry-b") }
+        try await other.claim(trustDomain: "other.org", registry: "registry-b")
+        #expect(try String(contentsOfFile: "\(backend.directory)/example.org/.registry", encoding: .utf8) == "registry-a")
+        #expect(Set(try await backend.list(trustDomain: "example.org").map(\.ref)) == [key.ref, kept.ref], "the marker is not a key")
+    }
+
     @Test(arguments: KeyType.allCases)
     func createdKeySignsVerifiably(_ keyType: KeyType) async throws {
         let backend = try DiskBackend(directory: keysDirectory)

@@ -124,7 +124,8 @@ import TestSupport
 
     @Test func publishIsIdempotentFencedAndGuarded() async throws {
         var h = Harness()
-        h.config.maxKeysPerFamily = 3
+        // Three EC slots for the managed ec-p256 rotation, three for published keys.
+        h.config.maxKeysPerFamily = 6
         let coordinator = try h.coordinator()
         let key = try PrivateKey.generate(.ecP256).publicKey
         let notAfter = h.clock.now.addingTimeInterval(Self.hour)
@@ -258,7 +259,7 @@ import TestSupport
         let young = try h.backend.insert(keyType: .ecP256, trustDomain: "example.org", mark: .pending,
                                          createdAt: h.clock.now.addingTimeInterval(-60))
         let orphan = try h.backend.insert(keyType: .ecP256, trustDomain: "example.org", mark: .published,
-                                          createdAt: h.clock.now.addingTimeInterval(-60))
+                                          createdAt: h.clock.now.addingTimeInterval(-25 * Self.hour))
         let foreign = try h.backend.insert(keyType: .ecP256, trustDomain: "other.org", mark: .pending,
                                            createdAt: h.clock.now.addingTimeInterval(-5 * Self.hour))
         // No creation date (an AWS key without CreationDate): it may be seconds old, so it stays.
@@ -268,6 +269,25 @@ import TestSupport
         #expect(!h.backend.refs.contains(old) && !h.backend.refs.contains(orphan))
         #expect(h.backend.mark(ref: currentRef) == .published, "a pending key the registry holds is repaired")
         #expect(h.observer.reconciled == [2])
+    }
+
+    @Test func theReconcilerAdoptsPublishedKeysTheRegistryLostInsteadOfDestroyingThem() async throws {
+        let h = Harness()
+        let coordinator = try h.coordinator()
+        let k1 = try await coordinator.ensure(keyType: .ecP256, serverID: "s").current
+        h.clock.advance(by: 12 * Self.hour)
+        try await coordinator.tick()
+        let k2 = try #require(try await coordinator.snapshot().records.first { $0.kid != k1.kid })
+        let k2Ref = try #require(k2.backendRef)
+        #expect(h.backend.mark(ref: k2Ref) == .published)
+        // The registry goes back to before k2 (a failover that lost writes).
+        h.store.seed(trustDomain: "example.org", records: [k1])
+        #expect(try await coordinator.reconcile() == 0)
+        #expect(h.backend.refs.contains(k2Ref), "a key servers may sign with was destroyed")
+        let adopted = try await coordinator.key(kid: k2.kid)
+        #expect(adopted.backendRef == k2Ref && adopted.tainted && adopted.state == .retired)
+        #expect(coordinator.jwks(from: try await coordinator.snapshot()).kids.contains(k2.kid))
+        #expect(try await coordinator.ensure(keyType: .ecP256, serverID: "s").current.kid != k2.kid)
     }
 
     @Test func jwtsSignedThroughTheBackendVerifyAgainstTheJWKS() async throws {
@@ -308,6 +328,99 @@ import TestSupport
         #expect(h.backend.createCount == 0)
     }
 
+    @Test func aTaintOrRevokeWhileTheRotationLockIsBusyAnswersWhatWasCommitted() async throws {
+        var h = Harness()
+        h.config.lockWait = .milliseconds(200)
+        let coordinator = try h.coordinator()
+        let k1 = try await coordinator.ensure(keyType: .ecP256, serverID: "s").current
+        let busy = try await h.store.acquire(lock: "jwt:example.org:ec-p256", holder: "host-b-2", ttl: .seconds(60), wait: .zero)
+        let tainted = try await coordinator.taint(kid: k1.kid, by: "operator")
+        #expect(tainted.kid == k1.kid && tainted.tainted)
+        #expect(try await coordinator.key(kid: k1.kid).tainted)
+        #expect(h.observer.deferred == ["replace ec-p256 key \(k1.kid)"])
+        let revoked = try await coordinator.revoke(kid: k1.kid, by: "operator")
+        #expect(revoked.state == .revoked)
+        #expect(try await coordinator.key(kid: k1.kid).state == .revoked)
+        // The replacement comes as soon as the lock is free again.
+        try await h.store.release(lock: "jwt:example.org:ec-p256", leaseID: busy.leaseID)
+        let replacement = try await coordinator.ensure(keyType: .ecP256, serverID: "s").current
+        #expect(replacement.kid != k1.kid && replacement.canSign)
+    }
+
+    @Test func aRevokedKeyNeverReturnsWhateverItsKidFormat() async throws {
+        let h = Harness()
+        let coordinator = try h.coordinator()
+        let key = try PrivateKey.generate(.ecP256).publicKey
+        let notAfter = h.clock.now.addingTimeInterval(Self.hour)
+        let published = try await coordinator.publish(PublishRequest(publicKey: key, notAfter: notAfter, serverID: "spire-1"))
+        _ = try await coordinator.revoke(kid: published.kid, by: "operator")
+        // Long after the record would have left the registry at not_after + grace.
+        h.clock.advance(by: 30 * 24 * Self.hour)
+        try await coordinator.tick()
+        let tombstone = try await coordinator.key(kid: published.kid)
+        #expect(tombstone.state == .revoked && tombstone.publicKey == key.der)
+        #expect(!coordinator.jwks(from: try await coordinator.snapshot()).kids.contains(published.kid))
+        let again = PublishRequest(publicKey: key, notAfter: h.clock.now.addingTimeInterval(Self.hour), serverID: "spire-2")
+        await #expect(throws: CoordinationError.keyRevoked(kid: published.kid)) { try await coordinator.publish(again) }
+        // Another kid format gives the key another kid; the public key still bars it.
+        var config = h.config
+        config.kidFormat = .rfc7638
+        let other = try h.coordinator("host-b-1", config: config)
+        await #expect(throws: CoordinationError.keyRevoked(kid: published.kid)) { try await other.publish(again) }
+        #expect(try await coordinator.snapshot().records.filter { $0.publicKey == key.der }.count == 1)
+    }
+
+    @Test func notAfterIsAtMostOneKeyLifetimePlusGraceAhead() async throws {
+        let h = Harness()
+        let coordinator = try h.coordinator()
+        let latest = h.clock.now.addingTimeInterval(24 * Self.hour + 5 * 60)
+        let key = try PrivateKey.generate(.ecP256).publicKey
+        await #expect(throws: CoordinationError.self) {
+            try await coordinator.publish(PublishRequest(publicKey: key, notAfter: Date(timeIntervalSince1970: 253_402_300_799),
+                                                         serverID: "s"))
+        }
+        await #expect(throws: CoordinationError.self) {
+            try await coordinator.publish(PublishRequest(publicKey: key, notAfter: latest.addingTimeInterval(1), serverID: "s"))
+        }
+        #expect(try await coordinator.snapshot().records.isEmpty)
+        let stored = try await coordinator.publish(PublishRequest(publicKey: key, notAfter: latest, serverID: "s"))
+        #expect(stored.notAfter == latest)
+    }
+
+    @Test func publishedKeysCannotStarveManagedRotation() async throws {
+        var h = Harness()
+        h.config.maxKeysPerFamily = 5
+        let coordinator = try h.coordinator()
+        let k1 = try await coordinator.ensure(keyType: .ecP256, serverID: "s").current
+        let notAfter = h.clock.now.addingTimeInterval(20 * Self.hour)
+        for _ in 0..<2 {
+            _ = try await coordinator.publish(PublishRequest(publicKey: try PrivateKey.generate(.ecP256).publicKey,
+                                                             notAfter: notAfter, serverID: "spire-x"))
+        }
+        // A third published EC key would take one of the three slots managed rotation needs.
+        do {
+            _ = try await coordinator.publish(PublishRequest(publicKey: try PrivateKey.generate(.ecP384).publicKey,
+                                                             notAfter: notAfter, serverID: "spire-x"))
+            Issue.record("a published key took a slot of managed rotation")
+        } catch CoordinationError.jwksLimit(let reason) {
+            #expect(reason.contains("managed rotation") && reason.contains("leaving 2"))
+        }
+        // Publishing one of them again (a larger not_after) is still fine.
+        let records = try await coordinator.snapshot().records.filter { $0.backendRef == nil }
+        _ = try await coordinator.publish(PublishRequest(publicKey: try PublicKey(der: records[0].publicKey),
+                                                         notAfter: notAfter.addingTimeInterval(60), serverID: "spire-x"))
+        // Rotation runs on schedule: the next key at half-life, activated after publish-lead.
+        h.clock.advance(by: 12 * Self.hour)
+        try await coordinator.tick()
+        h.clock.advance(by: 8 * Self.hour)
+        try await coordinator.tick()
+        let k2 = try await coordinator.ensure(keyType: .ecP256, serverID: "s").current
+        #expect(k2.kid != k1.kid && k2.canSign)
+        h.clock.advance(by: 4 * Self.hour)
+        try await coordinator.tick()
+        #expect(h.observer.emergencies.isEmpty && h.observer.refusals.count == 1)
+    }
+
     @Test func tickFromEveryInstanceAtOnceRotatesOnce() async throws {
         let h = Harness()
         let coordinators = try ["a", "b", "c"].map { try h.coordinator("host-\($0)") }
@@ -332,6 +445,7 @@ import TestSupport
         for change in [{ (c: inout CoordinatorConfig) in c.trustDomain = "Example.org" },
                        { $0.trustDomain = "" }, { $0.trustDomain = "a/b" }, { $0.instanceID = "" },
                        { $0.keyTypes = [] }, { $0.keyTypes = [.ecP256, .ecP256] }, { $0.maxKeysPerFamily = 2 },
+                       { $0.keyTypes = [.ecP256, .ecP384]; $0.maxKeysPerFamily = 5 },
                        { $0.maxJWKSBytes = 100 }, { $0.pendingGrace = .seconds(30) }, { $0.lockTTL = .zero },
                        { $0.policy = RotationPolicy(ttl: .seconds(600), publishLead: .seconds(900)) }] {
             var config = valid

@@ -210,6 +210,37 @@ import TestSupport
         #expect(sim.minted > 20 && sim.emergencies > 0)
     }
 
+    /// The worst case for the per-type cap: the first next key of every signing key is
+    /// tainted the moment it is published, while the retired key still holds the third
+    /// slot. For every schedule the policy accepts (the 60 s / 10 s / 29 s among
+    /// them), the replacement is in the JWKS for publish-lead before servers sign with it:
+    /// no emergency activation, some key always signs.
+    @Test(arguments: [(60, 10, 29), (60, 29, 29), (60, 0, 29), (60, 29, 0), (3600, 1200, 1799), (86400, 900, 300)])
+    func aTaintedNextIsReplacedInTimeUnderEveryAcceptedSchedule(ttl: Int, lead: Int, grace: Int) throws {
+        let policy = RotationPolicy(ttl: .seconds(ttl), publishLead: .seconds(lead), grace: .seconds(grace))
+        try policy.validate()
+        var sim = Simulation(policy: policy)
+        let step = Double(max(1, ttl / 600))
+        var taintedFor: Set<String> = []
+        for _ in 0..<(6 * ttl / Int(step)) {
+            let before = sim.records
+            let plan = sim.tick()
+            if let kid = plan.activate, let key = before.first(where: { $0.kid == kid }) {
+                #expect(!plan.emergency && sim.now >= policy.readyTime(of: key),
+                        "\(kid) activated \(sim.now.timeIntervalSince(key.publishedAt)) s after publish; log \(sim.log.suffix(6))")
+            }
+            #expect(sim.signing != nil, "nothing can sign at \(sim.now); log \(sim.log.suffix(6))")
+            // Taint the first next key of each signing key, right after it was published.
+            if plan.mint == .published, let signing = sim.signing, !taintedFor.contains(signing.kid),
+               let index = sim.records.indices.last {
+                sim.records[index].tainted = true
+                taintedFor.insert(signing.kid)
+            }
+            sim.now = sim.now.addingTimeInterval(step)
+        }
+        #expect(taintedFor.count >= 3 && sim.emergencies == 0, "\(taintedFor.count) taints, \(sim.emergencies) emergencies")
+    }
+
     @Test func policyValidation() throws {
         try RotationPolicy().validate()
         try RotationPolicy(ttl: .seconds(60), publishLead: .seconds(29), grace: .seconds(29)).validate()
@@ -225,7 +256,7 @@ import TestSupport
         do {
             try RotationPolicy(ttl: .seconds(3600), publishLead: .seconds(3000), grace: .zero).validate()
         } catch CoordinationError.invalid(let message) {
-            #expect(message.contains("publish_lead") && message.contains("half"))
+            #expect(message.contains("publish-lead") && message.contains("half"))
         }
     }
 }

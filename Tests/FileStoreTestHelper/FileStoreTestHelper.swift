@@ -6,7 +6,10 @@ import Stores
 /// holds a lock or while it rewrites a registry, then checks what it left behind.
 ///
 ///     FileStoreTestHelper hold-lock <directory> <lock-name> <ttl-seconds>
-///         acquires the lock, prints "held <token>", then sleeps until killed
+///         acquires the lock, prints "held <token> <expires-at, Unix seconds>", then
+///         sleeps until killed (or is frozen with SIGSTOP by the test)
+///     FileStoreTestHelper hold-postgres-lock <url> <lock-name> <ttl-seconds>
+///         the same with a PostgresStore
 ///     FileStoreTestHelper write-loop <directory> <trust-domain>
 ///         rewrites the registry forever (records of varying size), printing
 ///         "wrote <sequence>" after the first commit
@@ -16,12 +19,14 @@ struct FileStoreTestHelper {
         let arguments = CommandLine.arguments
         do {
             switch (arguments.count, arguments.count > 1 ? arguments[1] : "") {
-            case (5, "hold-lock"):
-                let store = try FileStore(directory: arguments[2], instanceID: "helper-\(getpid())")
+            case (5, "hold-lock"), (5, "hold-postgres-lock"):
+                let store: any CoordinationStore = arguments[1] == "hold-lock"
+                    ? try FileStore(directory: arguments[2], instanceID: "helper-\(getpid())")
+                    : try await PostgresStore(url: arguments[2], instanceID: "helper-\(getpid())")
                 let ttl = Int(arguments[4]) ?? 60
                 let lease = try await store.acquire(lock: arguments[3], holder: "helper-\(getpid())",
                                                     ttl: .seconds(ttl), wait: .seconds(5))
-                say("held \(lease.fencingToken)")
+                say("held \(lease.fencingToken) \(lease.expiresAt.timeIntervalSince1970)")
                 while true { try await Task.sleep(for: .seconds(60)) }
             case (4, "write-loop"):
                 let store = try FileStore(directory: arguments[2], instanceID: "helper-\(getpid())")
@@ -36,7 +41,7 @@ struct FileStoreTestHelper {
                     if current == 1 { say("wrote \(snapshot.sequence)") }
                 }
             default:
-                FileHandle.standardError.write(Data("usage: FileStoreTestHelper hold-lock <dir> <lock> <ttl> | write-loop <dir> <trust-domain>\n".utf8))
+                FileHandle.standardError.write(Data("usage: FileStoreTestHelper hold-lock <dir> <lock> <ttl> | hold-postgres-lock <url> <lock> <ttl> | write-loop <dir> <trust-domain>\n".utf8))
                 exit(2)
             }
         } catch {

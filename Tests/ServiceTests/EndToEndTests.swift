@@ -75,6 +75,29 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(try harness.jwksKids().filter { $0 == kid }.count, 1)
     }
 
+    func testARevokedKeyCannotBePublishedAgainAndNotAfterIsBounded() throws {
+        let key = try PrivateKey.generate(.ecP256)
+        let farFuture = try harness.control("POST", "/v1/keys", [
+            "public_key": key.publicKey.pem, "not_after": "9999-12-31T23:59:59Z", "server_id": "spire-a",
+        ])
+        XCTAssertEqual(farFuture.status, 422, farFuture.text)
+        XCTAssertEqual(farFuture.json["type"] as? String, "https://keycoord.dev/problems/invalid-key")
+        let notAfter = WireTimeForTests.format(Date().addingTimeInterval(3600))
+        let published = try harness.control("POST", "/v1/keys", [
+            "public_key": key.publicKey.pem, "not_after": notAfter, "server_id": "spire-a",
+        ])
+        XCTAssertEqual(published.status, 200, published.text)
+        let kid = try XCTUnwrap(published.json["kid"] as? String)
+        XCTAssertEqual(try harness.control("DELETE", "/v1/keys/\(kid)").status, 200)
+        let again = try harness.control("POST", "/v1/keys", [
+            "public_key": key.publicKey.pem, "not_after": notAfter, "server_id": "spire-b",
+        ])
+        XCTAssertEqual(again.status, 409, again.text)
+        XCTAssertEqual(again.json["type"] as? String, "https://keycoord.dev/problems/key-revoked")
+        XCTAssertEqual(again.json["kid"] as? String, kid)
+        XCTAssertFalse(try harness.jwksKids().contains(kid))
+    }
+
     func testTaintKeepsTheKeyPublishedButHandsOutAnotherAndRevokeRemovesIt() throws {
         let first = try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"])
         let kid = try XCTUnwrap(first.json["kid"] as? String)
@@ -149,9 +172,11 @@ final class EndToEndTests: XCTestCase {
 
     func testReadinessFailsWhenTheDiskKeyIsNotReadableHere() throws {
         let ensured = try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"])
-        let path = try XCTUnwrap(ensured.json["backend_ref"] as? String)
-        try FileManager.default.moveItem(atPath: path, toPath: path + ".moved")
-        defer { try? FileManager.default.moveItem(atPath: path + ".moved", toPath: path) }
+        // The trust domain's folder gone as a whole (marker included): this instance does not
+        // see the shared volume, which is not the same as a key deleted from it.
+        let folder = URL(fileURLWithPath: try XCTUnwrap(ensured.json["backend_ref"] as? String)).deletingLastPathComponent().path
+        try FileManager.default.moveItem(atPath: folder, toPath: folder + ".moved")
+        defer { try? FileManager.default.moveItem(atPath: folder + ".moved", toPath: folder) }
         let ready = try harness.publicClient().request("GET", "/readyz")
         XCTAssertEqual(ready.status, 503, ready.text)
         XCTAssertTrue(ready.text.contains("not usable"), ready.text)
@@ -190,6 +215,11 @@ final class EventsTests: XCTestCase {
         XCTAssertEqual(woken.json["changed"] as? Bool, true, woken.text)
         XCTAssertGreaterThan(woken.json["sequence"] as? Int ?? 0, sequence)
         XCTAssertLessThan(Date().timeIntervalSince(started), 10, "woken by the change, not by the 30 s timeout")
+
+        // A server that saw a sequence the registry no longer has (a lossy failover) hears of it at once.
+        let ahead = try harness.control("GET", "/v1/events?after=\(sequence + 100)&wait=30")
+        XCTAssertEqual(ahead.json["changed"] as? Bool, true, ahead.text)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10, "answered at once, not after the 30 s wait")
 
         XCTAssertEqual(try harness.control("GET", "/v1/events?wait=61").status, 400)
         XCTAssertEqual(try harness.control("GET", "/v1/events?after=-1").status, 400)

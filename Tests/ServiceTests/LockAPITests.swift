@@ -37,6 +37,20 @@ final class LockAPITests: XCTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(third.json["fencing_token"] as? Int), token, "fencing tokens strictly increase")
     }
 
+    func testTheRotationLocksAreReserved() throws {
+        let name = "jwt:example.org:ec-p256"
+        let acquire = try harness.control("POST", "/v1/locks/\(name)", ["holder": "spire-1", "ttl_seconds": 3600])
+        XCTAssertEqual(acquire.status, 403, acquire.text)
+        XCTAssertEqual(acquire.json["type"] as? String, "https://keycoord.dev/problems/reserved-lock")
+        XCTAssertEqual(try harness.control("POST", "/v1/locks/\(name)/renew", ["lease_id": "x", "ttl_seconds": 5]).status, 403)
+        XCTAssertEqual(try harness.control("DELETE", "/v1/locks/\(name)?lease_id=x").status, 403)
+        let status = try harness.control("GET", "/v1/locks/\(name)")
+        XCTAssertEqual(status.status, 200, status.text)
+        XCTAssertEqual(status.json["held"] as? Bool, false)
+        // Rotation still works: nothing outside keycoord held its lock.
+        XCTAssertEqual(try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"]).status, 200)
+    }
+
     func testWaitingAcquireSucceedsOnceTheLeaseExpires() throws {
         XCTAssertEqual(try harness.control("POST", "/v1/locks/short", ["holder": "a", "ttl_seconds": 1]).status, 200)
         let waited = try harness.control("POST", "/v1/locks/short", ["holder": "b", "ttl_seconds": 5, "wait_seconds": 10])

@@ -19,7 +19,7 @@ import TestSupport
     @Test func killedHolderReleasesTheLock() async throws {
         let child = try HelperProcess(["hold-lock", state, "jwt:example.org:ec-p256", "60"])
         let line = try await child.readLine()
-        let token = try #require(line.split(separator: " ").last.flatMap { UInt64($0) }, "helper said \(line)")
+        let token = try #require(HelperProcess.heldLease(line)?.token, "helper said \(line)")
         let store = try FileStore(directory: state, instanceID: "survivor")
         let record = try SampleRecord.make(trustDomain: "example.org", kid: "k1")
 
@@ -112,6 +112,25 @@ final class HelperProcess: Sendable {
                 }
                 continuation.resume(returning: String(decoding: line, as: UTF8.self))
             }.start()
+        }
+    }
+
+    /// The token and expiry of a `held <token> <expires-at>` line.
+    static func heldLease(_ line: String) -> (token: UInt64, expiresAt: Date)? {
+        let parts = line.split(separator: " ")
+        guard parts.count == 3, parts[0] == "held", let token = UInt64(parts[1]), let expires = Double(parts[2]) else { return nil }
+        return (token, Date(timeIntervalSince1970: expires))
+    }
+
+    /// Starts a helper that takes `lock` for `ttl` (`hold-lock` or `hold-postgres-lock` on
+    /// `target`), then freezes it with SIGSTOP: the frozen holder of a conformance check.
+    static func frozenHolder(_ mode: String, _ target: String) -> StoreConformance.FrozenHolder {
+        { lock, ttl in
+            let child = try HelperProcess([mode, target, lock, String(Int(ttl.timeInterval))])
+            let line = try await child.readLine()
+            guard let held = heldLease(line) else { throw HelperError("helper said \(line)") }
+            _ = Foundation.kill(child.pid, SIGSTOP)
+            return StoreConformance.FrozenLease(fencingToken: held.token, expiresAt: held.expiresAt) { await child.kill() }
         }
     }
 

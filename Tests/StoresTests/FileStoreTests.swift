@@ -10,7 +10,8 @@ import TestSupport
     func conformance(_ check: StoreConformance.Check) async throws {
         let scratch = try ScratchDirectory("filestore-conformance")
         let state = scratch.appending("state")
-        try await StoreConformance { try FileStore(directory: state, instanceID: "instance-\(UUID().uuidString)") }.run(check)
+        try await StoreConformance({ try FileStore(directory: state, instanceID: "instance-\(UUID().uuidString)") },
+                                   frozenHolder: HelperProcess.frozenHolder("hold-lock", state)).run(check)
     }
 }
 

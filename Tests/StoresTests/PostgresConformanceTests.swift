@@ -11,6 +11,7 @@ struct PostgresConformanceTests {
     @Test(arguments: StoreConformance.Check.allCases)
     func conformance(_ check: StoreConformance.Check) async throws {
         let url = try await PostgresTestSupport.freshDatabase()
-        try await StoreConformance { try await PostgresStore(url: url, instanceID: "instance-\(UUID().uuidString)") }.run(check)
+        try await StoreConformance({ try await PostgresStore(url: url, instanceID: "instance-\(UUID().uuidString)") },
+                                   frozenHolder: HelperProcess.frozenHolder("hold-postgres-lock", url)).run(check)
     }
 }

@@ -87,7 +87,7 @@ struct PostgresLockTests {
             _ = try await a.renew(lock: "l2", leaseID: short.leaseID, ttl: .seconds(5))
         }
         let next = try await b.acquire(lock: "l2", holder: "server-2", ttl: .seconds(5), wait: .zero)
-        #expect(next.fencingToken == short.fencingToken + 1)
+        #expect(next.fencingToken > short.fencingToken)
         await a.close()
         await b.close()
     }
@@ -139,7 +139,7 @@ struct PostgresLockTests {
         let started = clock.now
         let lease = try await b.acquire(lock: "l4", holder: "server-2", ttl: .seconds(30), wait: .seconds(15))
         #expect(clock.now - started < .seconds(10))
-        #expect(lease.fencingToken == 1)
+        #expect(lease.fencingToken > 0)
         await b.close()
     }
 

@@ -68,7 +68,8 @@ struct PostgresReactorTests {
         let url = try await PostgresTestSupport.freshDatabase()
         let reactor = PollReactor()
         try await CurrentReactor.$value.withValue(reactor) {
-            try await StoreConformance { try await PostgresStore(url: url, instanceID: "instance-\(UUID().uuidString)") }.run(check)
+            try await StoreConformance({ try await PostgresStore(url: url, instanceID: "instance-\(UUID().uuidString)") },
+                                       frozenHolder: HelperProcess.frozenHolder("hold-postgres-lock", url)).run(check)
         }
         #expect(reactor.waitCount >= 1)
     }

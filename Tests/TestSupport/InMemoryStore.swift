@@ -13,6 +13,7 @@ public final class InMemoryStore: CoordinationStore, @unchecked Sendable {
     private let lock = NSLock()
     private var locks: [String: Slot] = [:]
     private var registries: [String: RegistrySnapshot] = [:]
+    private var identities: [String: String] = [:]
     private var injected: [(error: CoordinationError, afterCommit: Bool)] = []
     private var commits = 0
     private var closed = false
@@ -45,6 +46,12 @@ public final class InMemoryStore: CoordinationStore, @unchecked Sendable {
             let sequence = (registries[trustDomain]?.sequence ?? 0) + 1
             registries[trustDomain] = RegistrySnapshot(records: records, sequence: sequence)
         }
+    }
+
+    /// Sets a trust domain's registry to `snapshot`, sequence included (a store that went
+    /// back: a restore, a failover that lost writes).
+    public func rewind(trustDomain: String, to snapshot: RegistrySnapshot) {
+        locked { registries[trustDomain] = snapshot }
     }
 
     public func acquire(lock name: String, holder: String, ttl: Duration, wait: Duration) async throws -> LockLease {
@@ -149,8 +156,17 @@ public final class InMemoryStore: CoordinationStore, @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while true {
             let sequence = try await snapshot(trustDomain: trustDomain).sequence
-            if sequence > after || ContinuousClock.now >= deadline { return sequence }
+            if sequence != after || ContinuousClock.now >= deadline { return sequence }
             try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    public func registryIdentity(trustDomain: String) async throws -> String {
+        locked {
+            if let identity = identities[trustDomain] { return identity }
+            let identity = UUID().uuidString
+            identities[trustDomain] = identity
+            return identity
         }
     }
 

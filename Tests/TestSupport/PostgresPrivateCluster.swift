@@ -9,7 +9,9 @@ public final class PostgresPrivateCluster: @unchecked Sendable {
 
     public var url: String { "postgresql://postgres@127.0.0.1:\(port)/postgres" }
 
-    public init() throws {
+    /// A new cluster (initdb), or with `replicaOf` a streaming replica of a running one
+    /// (`pg_basebackup -R`: it follows the primary from its first start).
+    public init(replicaOf primary: PostgresPrivateCluster? = nil) throws {
         guard let bin = ProcessInfo.processInfo.environment["KEYCOORD_TEST_PGBIN"] else {
             throw PostgresClusterError("KEYCOORD_TEST_PGBIN is not set")
         }
@@ -21,8 +23,14 @@ public final class PostgresPrivateCluster: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("sock"), withIntermediateDirectories: true)
         if getuid() == 0 {
             try Self.run("/bin/chown", ["-R", "postgres", directory.path])
+            try Self.run("/bin/chmod", ["0700", dataPath])
         }
-        try asPostgres("initdb", ["-D", dataPath, "-U", "postgres", "-A", "trust", "--no-sync"])
+        if let primary {
+            try asPostgres("pg_basebackup", ["-D", dataPath, "-h", "127.0.0.1", "-p", String(primary.port), "-U", "postgres",
+                                             "-R", "-X", "stream", "--no-sync"])
+        } else {
+            try asPostgres("initdb", ["-D", dataPath, "-U", "postgres", "-A", "trust", "--no-sync"])
+        }
     }
 
     private var dataPath: String { directory.appendingPathComponent("data").path }
@@ -35,6 +43,22 @@ public final class PostgresPrivateCluster: @unchecked Sendable {
 
     public func stop() throws {
         try asPostgres("pg_ctl", ["-D", dataPath, "-m", "fast", "-w", "stop"])
+    }
+
+    /// SIGKILL to the postmaster: no shutdown checkpoint, no goodbye to clients or replicas.
+    public func kill9() throws {
+        let pidFile = try String(contentsOfFile: "\(dataPath)/postmaster.pid", encoding: .utf8)
+        guard let pid = pidFile.split(whereSeparator: \.isNewline).first.flatMap({ Int32($0) }) else {
+            throw PostgresClusterError("no pid in \(dataPath)/postmaster.pid")
+        }
+        _ = kill(pid, SIGKILL)
+        // Bounded: where nothing reaps orphans, a dead postmaster lingers as a zombie.
+        for _ in 0..<500 where kill(pid, 0) == 0 { usleep(10_000) }
+    }
+
+    /// Ends recovery on a replica: it becomes a primary on a new timeline.
+    public func promote() throws {
+        try asPostgres("pg_ctl", ["-D", dataPath, "-w", "promote"])
     }
 
     public func destroy() {

@@ -20,6 +20,29 @@ import Foundation
 public struct StoreConformance: Sendable {
     public typealias Factory = @Sendable () async throws -> any CoordinationStore
 
+    /// A lease held by another process on the same backing state, frozen (SIGSTOP) right
+    /// after it was granted: it never renews, releases or exits by itself.
+    public struct FrozenLease: Sendable {
+        public let fencingToken: UInt64
+        public let expiresAt: Date
+        /// Ends the frozen process (SIGKILL); called once the check is done.
+        public let end: @Sendable () async -> Void
+
+        public init(fencingToken: UInt64, expiresAt: Date, end: @escaping @Sendable () async -> Void) {
+            self.fencingToken = fencingToken
+            self.expiresAt = expiresAt
+            self.end = end
+        }
+    }
+
+    /// Starts a process that acquires `lock` for `ttl` and freezes it.
+    public typealias FrozenHolder = @Sendable (_ lock: String, _ ttl: Duration) async throws -> FrozenLease
+
+    /// How late, after a frozen holder's expiry, every instance must see its lock free and
+    /// be able to take it: the stores document their own, smaller, bounds (0.5 s at most);
+    /// this one leaves room for a loaded test machine.
+    public static let frozenHolderBound: TimeInterval = 2.0
+
     public enum Check: String, CaseIterable, Sendable, CustomStringConvertible {
         case fencingTokensIncreaseAcrossInstances
         case heldLockReportsHolder
@@ -34,14 +57,20 @@ public struct StoreConformance: Sendable {
         case noOpAndFailedUpdatesWriteNothing
         case waitForChangeWakesOnOtherInstancesWrite
         case snapshotKeepsOrder
+        case frozenHolderLosesItsLockAtExpiry
+        case waitForChangeAnswersAnySequenceButAfterAtOnce
+        case registryIdentityIsStable
 
         public var description: String { rawValue }
     }
 
     private let makeStore: Factory
+    private let frozenHolder: FrozenHolder?
 
-    public init(_ makeStore: @escaping Factory) {
+    /// `frozenHolder` is required by `frozenHolderLosesItsLockAtExpiry` (which fails without it).
+    public init(_ makeStore: @escaping Factory, frozenHolder: FrozenHolder? = nil) {
         self.makeStore = makeStore
+        self.frozenHolder = frozenHolder
     }
 
     public func run(_ check: Check) async throws {
@@ -80,6 +109,11 @@ public struct StoreConformance: Sendable {
         case .noOpAndFailedUpdatesWriteNothing: return Self.noOpAndFailedUpdatesWriteNothing
         case .waitForChangeWakesOnOtherInstancesWrite: return Self.waitForChangeWakesOnOtherInstancesWrite
         case .snapshotKeepsOrder: return Self.snapshotKeepsOrder
+        case .waitForChangeAnswersAnySequenceButAfterAtOnce: return Self.waitForChangeAnswersAnySequenceButAfterAtOnce
+        case .registryIdentityIsStable: return Self.registryIdentityIsStable
+        case .frozenHolderLosesItsLockAtExpiry:
+            let frozenHolder = self.frozenHolder
+            return { a, b, n in try await Self.frozenHolderLosesItsLockAtExpiry(a, b, n, frozenHolder) }
         }
     }
 
@@ -181,6 +215,56 @@ public struct StoreConformance: Sendable {
         try await b.release(lock: n.lock, leaseID: next.leaseID)
     }
 
+    /// A holder that stops answering (SIGSTOP) loses its lock at its expiry without its
+    /// cooperation: every instance sees the lock free, can take it with a larger token, and
+    /// the frozen holder's token fences nothing.
+    static func frozenHolderLosesItsLockAtExpiry(_ a: any CoordinationStore, _ b: any CoordinationStore, _ n: Names,
+                                                 _ frozenHolder: FrozenHolder?) async throws {
+        guard let frozenHolder else { throw ConformanceFailure("this check needs a frozen-holder factory") }
+        // Long enough that a loaded machine still checks the lease while it runs.
+        let frozen = try await frozenHolder(n.lock, .seconds(6))
+        do {
+            let during = try await a.status(lock: n.lock)
+            try expect(during.holder != nil && during.fencingToken == frozen.fencingToken, "while the lease runs: \(during)")
+            try await expectError("acquire while the frozen lease runs", {
+                _ = try await b.acquire(lock: n.lock, holder: "b", ttl: .seconds(30), wait: .zero)
+            }, where: { if case .lockHeld = $0 { return true } else { return false } })
+            let untilExpiry = frozen.expiresAt.timeIntervalSinceNow
+            if untilExpiry > 0 { try await Task.sleep(for: .milliseconds(Int(untilExpiry * 1000) + 1)) }
+            // Status: free on every instance.
+            var seenFree: Date?
+            while seenFree == nil, Date().timeIntervalSince(frozen.expiresAt) < frozenHolderBound * 3 {
+                let viewA = try await a.status(lock: n.lock), viewB = try await b.status(lock: n.lock)
+                if viewA.holder == nil, viewB.holder == nil { seenFree = Date() } else { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            guard let seenFree else { throw ConformanceFailure("the frozen holder's lock never showed free") }
+            let freeAfter = seenFree.timeIntervalSince(frozen.expiresAt)
+            // The frozen holder's token writes nothing, even before anyone takes the lock.
+            try await expectError("update fenced by the frozen holder's token", {
+                _ = try await a.update(trustDomain: n.trustDomain, fence: Fence(lock: n.lock, token: frozen.fencingToken)) {
+                    $0.append(try SampleRecords(trustDomain: n.trustDomain, count: 1).all[0])
+                }
+            }, where: { if case .staleFence = $0 { return true } else { return false } })
+            // Acquire without asking to wait.
+            let lease = try await b.acquire(lock: n.lock, holder: "b", ttl: .seconds(30), wait: .zero)
+            let acquiredAfter = Date().timeIntervalSince(frozen.expiresAt)
+            try expect(lease.fencingToken > frozen.fencingToken, "token \(lease.fencingToken) after the frozen \(frozen.fencingToken)")
+            try expect(freeAfter <= frozenHolderBound && acquiredAfter <= frozenHolderBound,
+                       "frozen holder's lock freed late: status \(freeAfter) s, acquire \(acquiredAfter) s after expiry")
+            print("frozen holder: \(type(of: a)) showed the lock free \(Int(freeAfter * 1000)) ms and granted it "
+                  + "\(Int(acquiredAfter * 1000)) ms after the lease's expiry")
+            try await expectError("update fenced by the frozen holder's token after a new acquire", {
+                _ = try await a.update(trustDomain: n.trustDomain, fence: Fence(lock: n.lock, token: frozen.fencingToken)) { $0 = [] }
+            }, where: { if case .staleFence = $0 { return true } else { return false } })
+            try expect(try await a.snapshot(trustDomain: n.trustDomain).records.isEmpty, "a stale fence wrote")
+            try await b.release(lock: n.lock, leaseID: lease.leaseID)
+        } catch {
+            await frozen.end()
+            throw error
+        }
+        await frozen.end()
+    }
+
     static func invalidLockNameIsRefused(_ a: any CoordinationStore, _ b: any CoordinationStore, _ n: Names) async throws {
         for name in ["", "../escape", "a/b", "space name", String(repeating: "x", count: 201), "nul\u{0}"] {
             try await expectError("acquire of lock \(name.debugDescription)", {
@@ -260,6 +344,26 @@ public struct StoreConformance: Sendable {
             })
         }
         try expect(try await b.snapshot(trustDomain: n.trustDomain) == before, "a write fenced by a released lease changed the registry")
+    }
+
+    /// A follower that last saw a sequence the registry no longer has (it went back in a
+    /// failover) learns of it at once instead of waiting for the sequence to climb past it.
+    static func waitForChangeAnswersAnySequenceButAfterAtOnce(_ a: any CoordinationStore, _ b: any CoordinationStore, _ n: Names) async throws {
+        let records = try SampleRecords(trustDomain: n.trustDomain, count: 1)
+        _ = try await a.update(trustDomain: n.trustDomain, fence: nil) { $0.append(records.all[0]) }
+        let started = ContinuousClock.now
+        let sequence = try await b.waitForChange(trustDomain: n.trustDomain, after: 7, timeout: .seconds(5))
+        try expect(sequence == 1 && ContinuousClock.now - started < .seconds(2),
+                   "waitForChange(after: 7) at sequence 1 answered \(sequence) after \(ContinuousClock.now - started)")
+    }
+
+    static func registryIdentityIsStable(_ a: any CoordinationStore, _ b: any CoordinationStore, _ n: Names) async throws {
+        async let first = a.registryIdentity(trustDomain: n.trustDomain)
+        async let second = b.registryIdentity(trustDomain: n.trustDomain)
+        let (one, two) = try await (first, second)
+        try expect(!one.isEmpty && one == two, "two instances saw identities \(one) and \(two)")
+        try expect(try await a.registryIdentity(trustDomain: n.trustDomain) == one, "the identity changed")
+        try expect(try await a.registryIdentity(trustDomain: "other-" + n.trustDomain) != one, "two trust domains share an identity")
     }
 
     static func noOpAndFailedUpdatesWriteNothing(_ a: any CoordinationStore, _ b: any CoordinationStore, _ n: Names) async throws {

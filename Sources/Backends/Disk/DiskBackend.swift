@@ -17,6 +17,7 @@ import Darwin
 /// ```
 /// <directory>/<trust-domain>/<key-type>-<32 hex>.pem    PKCS #8 PEM private key; its absolute path is the reference
 /// <directory>/<trust-domain>/<key-type>-<32 hex>.json   DiskKeyMetadata: mark (pending/published), kid, key type, created
+/// <directory>/<trust-domain>/.registry                   identity of the one registry whose keys these are
 /// ```
 /// Every file is written atomically (temporary file, fsync, rename, directory fsync). The
 /// metadata is written before the key and removed after it, so a crash never leaves a key
@@ -33,6 +34,8 @@ public final class DiskBackend: KeyBackend {
     private let keys = Mutex([String: PrivateKey]())
     /// The file identity each key had when `checkUsable` last read it.
     private let verified = Mutex([String: FileIdentity]())
+    /// The registry identity this instance claimed each trust domain's folder for.
+    private let claimed = Mutex([String: String]())
 
     public init(directory: String) throws {
         let canonical: String
@@ -161,6 +164,46 @@ public final class DiskBackend: KeyBackend {
             return nil
         } catch {
             return "\(error)"
+        }
+    }
+
+    /// Writes the trust domain's `.registry` marker on first use and refuses a folder whose
+    /// marker names another registry: a second deployment sharing the keys directory would
+    /// otherwise adopt or (its reconciler) delete this one's keys.
+    public func claim(trustDomain: String, registry: String) async throws {
+        guard SafeName.isTrustDomain(trustDomain) else {
+            throw CoordinationError.invalid("trust domain must be a DNS-like name of lowercase letters, digits, '-', '_' and '.'")
+        }
+        let folder = "\(directory)/\(trustDomain)"
+        let marker = "\(folder)/.registry"
+        let owner = try backendCall("claiming \(folder)") { () throws -> String in
+            try PrivateDirectory.create(folder)
+            _ = try AtomicFile.createExclusive(Array(registry.utf8), at: marker)
+            return try AtomicFile.read(marker, limit: 256).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        }
+        guard owner == registry else {
+            throw CoordinationError.invalid(
+                "disk backend: keys directory \(folder) belongs to another registry (\(marker) names \(owner), this "
+                    + "deployment's registry is \(registry)); two deployments of one trust domain must not share a keys "
+                    + "directory: give each its own keys-dir, or point both at the same store")
+        }
+        claimed.withLock { $0[trustDomain] = registry }
+    }
+
+    /// A key is lost when its file is gone from a folder this instance claimed and still
+    /// sees as claimed: then the volume is the shared one, and nobody can sign with it.
+    /// Without the marker (an unshared or unmounted volume) the key is only unusable here.
+    public func lostReason(ref: String) async -> String? {
+        do {
+            let location = try locate(ref)
+            guard let registry = claimed.withLock({ $0[location.trustDomain] }),
+                  let marker = try AtomicFile.read("\(location.folder)/.registry", limit: 256),
+                  String(decoding: marker, as: UTF8.self) == registry,
+                  try FileIdentity.of(location.keyPath) == nil
+            else { return nil }
+            return "disk backend: key file \(location.keyPath) was deleted from the shared keys directory"
+        } catch {
+            return nil
         }
     }
 

@@ -42,10 +42,18 @@ public protocol CoordinationStore: AnyObject, Sendable {
     func update<T: Sendable>(trustDomain: String, fence: Fence?,
                              _ mutate: @Sendable (inout [KeyRecord]) throws -> T) async throws -> (result: T, snapshot: RegistrySnapshot)
 
-    /// Waits until the registry of `trustDomain` has a sequence greater than `after`, or
+    /// Waits until the registry of `trustDomain` has a sequence other than `after`, or
     /// until `timeout`; returns the sequence then current. Used to follow changes made by
-    /// other instances quickly.
+    /// other instances quickly. Other, not only greater: a registry that went back (a
+    /// failover that lost writes) has changed too, and a follower must not wait for it to
+    /// climb past a sequence it will never reach in the same history.
     func waitForChange(trustDomain: String, after: UInt64, timeout: Duration) async throws -> UInt64
+
+    /// A random identity of `trustDomain`'s registry in this store, made on first use and
+    /// never changed. Backends whose storage several deployments could share (a keys
+    /// directory) are bound to it, so a second registry never adopts or deletes the keys of
+    /// another.
+    func registryIdentity(trustDomain: String) async throws -> String
 
     /// Whether the store is reachable now (for `/readyz`).
     func healthCheck() async -> Result<Void, CoordinationError>

@@ -13,6 +13,7 @@ extension Coordinator {
 
     /// Runs one rotation step for `keyType` under its lock; releases the lock on every path.
     func rotate(_ keyType: KeyType, wait: Duration) async throws -> RotationStep {
+        try await requireClaim()
         let name = lockName(for: keyType)
         let started = ContinuousClock.now
         let lease = try await store.acquire(lock: name, holder: config.instanceID, ttl: config.lockTTL, wait: wait)

@@ -39,6 +39,14 @@ public struct CoordinatorConfig: Sendable {
     /// The JWKS guards these settings describe.
     public var limits: JWKSLimits { JWKSLimits(maxKeysPerFamily: maxKeysPerFamily, maxBytes: maxJWKSBytes) }
 
+    /// The JWKS slots per family kept for managed rotation: three (retired, active, next)
+    /// per configured key type. Keys servers publish themselves may use only the rest.
+    public var managedSlots: [KeyFamily: Int] {
+        var slots: [KeyFamily: Int] = [:]
+        for keyType in keyTypes { slots[keyType.family, default: 0] += RotationPolicy.maxKeysPerType }
+        return slots
+    }
+
     /// Throws `CoordinationError.invalid` naming the first setting that cannot work.
     public func validate() throws {
         // Lock names (`jwt:<trust-domain>:<key-type>`) are at most 200 bytes.
@@ -53,9 +61,11 @@ public struct CoordinatorConfig: Sendable {
             throw CoordinationError.invalid("key types must list at least one key type, each once")
         }
         try policy.validate()
-        guard maxKeysPerFamily >= RotationPolicy.maxKeysPerType else {
+        let needed = managedSlots.values.max() ?? RotationPolicy.maxKeysPerType
+        guard maxKeysPerFamily >= max(needed, RotationPolicy.maxKeysPerType) else {
             throw CoordinationError.invalid(
-                "max_keys_per_family must be at least \(RotationPolicy.maxKeysPerType) (one rotation's keys)")
+                "max_keys_per_family (\(maxKeysPerFamily)) must be at least \(max(needed, RotationPolicy.maxKeysPerType)): "
+                    + "three keys (retired, active, next) per configured key type of one family")
         }
         guard maxJWKSBytes >= 4096 else {
             throw CoordinationError.invalid("max_jwks_bytes must be at least 4096 (three RSA-4096 keys)")

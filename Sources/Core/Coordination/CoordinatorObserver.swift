@@ -12,6 +12,11 @@ public protocol CoordinatorObserver: Sendable {
     /// A key was tainted or revoked through the API (for the audit log).
     func keyTainted(kid: String, by caller: String)
     func keyRevoked(kid: String, by caller: String)
+    /// A key the backend no longer has (its file deleted…) was tainted to be replaced.
+    func keyLost(kid: String, keyType: KeyType, reason: String)
+    /// The reconciler found published backend keys the registry did not know (it lost
+    /// writes) and put them back, tainted and retired, instead of destroying them.
+    func keysAdopted(kids: [String])
     /// A step whose failure does not fail the caller (destroying a removed key, marking a
     /// key published, preparing the next key) failed; the reconciler or the next tick retries it.
     func deferredFailure(operation: String, error: any Error)
@@ -26,6 +31,8 @@ extension CoordinatorObserver {
     public func reconciled(destroyed: Int) {}
     public func keyTainted(kid: String, by caller: String) {}
     public func keyRevoked(kid: String, by caller: String) {}
+    public func keyLost(kid: String, keyType: KeyType, reason: String) {}
+    public func keysAdopted(kids: [String]) {}
     public func deferredFailure(operation: String, error: any Error) {}
 }
 

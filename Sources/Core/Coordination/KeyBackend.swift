@@ -72,4 +72,22 @@ public protocol KeyBackend: AnyObject, Sendable {
     /// Whether this instance can use the key (a disk key on an unshared volume may not be
     /// readable here); a message when it cannot.
     func checkUsable(ref: String) async -> String?
+
+    /// Binds the backend's storage of `trustDomain` to one registry (`registry` is its
+    /// identity). Throws `.invalid` when the storage already belongs to another registry:
+    /// that deployment's reconciler would destroy this one's keys and the reverse.
+    func claim(trustDomain: String, registry: String) async throws
+
+    /// Why the key no longer exists for anyone (its file was deleted from the shared keys
+    /// directory…), or nil when it exists or the backend cannot tell. Unlike
+    /// `checkUsable`, a lost key cannot sign anywhere: it is replaced like a tainted one.
+    func lostReason(ref: String) async -> String?
+}
+
+extension KeyBackend {
+    /// Backends whose keys no other deployment can reach need no claim.
+    public func claim(trustDomain: String, registry: String) async throws {}
+
+    /// Backends that cannot tell a lost key from an unusable one report none lost.
+    public func lostReason(ref: String) async -> String? { nil }
 }

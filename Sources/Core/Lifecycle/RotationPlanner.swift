@@ -6,11 +6,12 @@ import Foundation
 /// Per key type: the first key is minted active at once; the next is minted and published
 /// at the current key's half-life; it becomes active when the current key reaches 5/6 of
 /// its life and the next has been published for `publishLead`, and the old key retires.
-/// Keys leave the registry at `notAfter + grace`. When nothing can sign (taint, revoke,
+/// Keys leave the registry at `notAfter + grace` (revoked keys stay as tombstones). When nothing can sign (taint, revoke,
 /// expiry), a published next is promoted at once, else a replacement is minted active at
 /// once — the "emergency gap". The JWKS never holds more than
-/// `RotationPolicy.maxKeysPerType` keys of the type: a routine mint waits for room, an
-/// emergency mint evicts the oldest retired (then tainted) key first.
+/// `RotationPolicy.maxKeysPerType` keys of the type: a routine mint takes the slot of a key
+/// tainted before it ever signed (it verifies no token) or waits for room; an emergency
+/// mint evicts the oldest retired (then tainted) key first.
 public struct RotationPlanner: Sendable {
     public var policy: RotationPolicy
     public var keyType: KeyType
@@ -39,7 +40,8 @@ public struct RotationPlanner: Sendable {
     public func plan(records: [KeyRecord], now: Date) -> RotationPlan {
         var plan = RotationPlan()
         let scoped = records.filter(manages)
-        let expired = scoped.filter { Registry.isExpired($0, now: now, grace: policy.grace) }
+        // Revoked records past their expiry stay as tombstones: neither removed nor present.
+        let expired = scoped.filter { Registry.isRemovable($0, now: now, grace: policy.grace) }
         plan.remove = expired.map(\.kid)
         let present = scoped.filter { !Registry.isExpired($0, now: now, grace: policy.grace) }
         var live = present.filter { $0.state != .revoked }
@@ -88,7 +90,21 @@ public struct RotationPlanner: Sendable {
 
         if plan.mint != nil, live.count + 1 > RotationPolicy.maxKeysPerType {
             if plan.mint == .published {
-                plan.mint = nil
+                // A key tainted before it ever signed verifies no token: it gives its slot
+                // to the replacement at once, so a taint of the next key never delays the
+                // replacement past publish-lead. Otherwise the routine mint waits for room.
+                let excess = live.count + 1 - RotationPolicy.maxKeysPerType
+                let neverSigned = live.filter { $0.tainted && $0.activatedAt == nil && $0.kid != current?.kid }
+                    .sorted { $0.publishedAt < $1.publishedAt }
+                if neverSigned.count >= excess {
+                    for victim in neverSigned.prefix(excess) {
+                        plan.remove.append(victim.kid)
+                        plan.retire.removeAll { $0 == victim.kid }
+                        live.removeAll { $0.kid == victim.kid }
+                    }
+                } else {
+                    plan.mint = nil
+                }
             } else {
                 let evictable = live.filter { $0.kid != current?.kid }.sorted { lhs, rhs in
                     let l = evictionRank(lhs, retired: plan.retire), r = evictionRank(rhs, retired: plan.retire)

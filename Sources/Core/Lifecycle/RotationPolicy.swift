@@ -23,30 +23,43 @@ public struct RotationPolicy: Sendable, Equatable {
         self.grace = grace
     }
 
-    /// Throws `CoordinationError.invalid` when the schedule cannot work: the successor is
-    /// published at half-life, so it could never be in the JWKS for `publishLead` before
-    /// the current key expires unless `publishLead < ttl/2`; the same bound keeps an old
-    /// key's grace from overlapping the next rotation.
+    /// Throws `CoordinationError.invalid` when the schedule cannot keep `publishLead`: the
+    /// successor is published at half-life, so it could never be in the JWKS for
+    /// `publishLead` before the current key expires unless `publishLead < ttl/2`; the same
+    /// bound on `grace` lets the retired key leave the JWKS before the next routine mint
+    /// needs its slot (see `RotationPlanner` for the per-type cap). Messages use the
+    /// configuration names (`key-ttl`, `publish-lead`, `grace`).
     public func validate() throws {
-        guard ttl > .zero else { throw CoordinationError.invalid("rotation ttl must be positive") }
+        guard ttl > .zero else { throw CoordinationError.invalid("key-ttl must be positive") }
         guard publishLead >= .zero, grace >= .zero else {
-            throw CoordinationError.invalid("rotation publish_lead and grace must not be negative")
+            throw CoordinationError.invalid("publish-lead and grace must not be negative")
         }
+        func seconds(_ duration: Duration) -> String { "\(Int(duration.timeInterval.rounded()))s" }
         guard publishLead < ttl / 2 else {
             throw CoordinationError.invalid(
-                "rotation publish_lead (\(publishLead)) must be less than half the key ttl (\(ttl)); "
-                    + "raise ttl or lower publish_lead")
+                "publish-lead (\(seconds(publishLead))) must be shorter than half of key-ttl (\(seconds(ttl))); "
+                    + "raise key-ttl or lower publish-lead")
         }
         guard grace < ttl / 2 else {
             throw CoordinationError.invalid(
-                "rotation grace (\(grace)) must be less than half the key ttl (\(ttl)); raise ttl or lower grace")
+                "grace (\(seconds(grace))) must be shorter than half of key-ttl (\(seconds(ttl))); raise key-ttl or lower grace")
         }
+    }
+
+    /// The longest time before `notAfter` that a successor is prepared (SPIRE's 30 days).
+    static let longestPrepareWindow: Int64 = 30 * 86400
+
+    /// The latest `not_after` a published key may carry: one key lifetime plus `grace`
+    /// (clock skew) from `now`. Since the largest `not_after` of duplicates wins, an
+    /// unbounded one could never be shortened again.
+    public func latestNotAfter(from now: Date) -> Date {
+        now.addingTimeInterval(ttl.timeInterval + grace.timeInterval)
     }
 
     /// When the successor of `record` should be minted and published.
     public func prepareTime(of record: KeyRecord) -> Date {
         let life = record.notAfter.timeIntervalSince(record.createdAt)
-        return record.notAfter.addingTimeInterval(-min(life / 2, 30 * 86400))
+        return record.notAfter.addingTimeInterval(-min(life / 2, TimeInterval(Self.longestPrepareWindow)))
     }
 
     /// When the successor of `record` may take over (if it has been published long enough).

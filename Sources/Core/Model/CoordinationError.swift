@@ -10,6 +10,8 @@ public enum CoordinationError: Error, Sendable, Equatable {
     /// A guarded write carried a fencing token that is no longer the latest.
     case staleFence(lock: String, presented: UInt64, current: UInt64)
     case keyNotFound(kid: String)
+    /// The key (by kid or public key) was revoked; a revoked key is never published again.
+    case keyRevoked(kid: String)
     /// The request is well-formed but invalid (bad key, unsupported type, bad time…).
     case invalid(String)
     /// A change would break a JWKS guard (key count or size limit).
@@ -32,6 +34,8 @@ extension CoordinationError: CustomStringConvertible {
         case .staleFence(let lock, let presented, let current):
             return "fencing token \(presented) for lock \(lock) is stale (current \(current)); nothing was written"
         case .keyNotFound(let kid): return "no key with kid \(kid)"
+        case .keyRevoked(let kid):
+            return "key \(kid) was revoked; a revoked key is never published again — mint a new key"
         case .invalid(let message), .jwksLimit(let message), .conflict(let message),
              .storeUnavailable(let message):
             return message

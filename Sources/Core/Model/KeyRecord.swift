@@ -1,7 +1,9 @@
 import Foundation
 
 /// Where a key is in its life. `tainted` is a flag beside the state, not a state: it is
-/// sticky across duplicates (OR-ed) and a tainted key keeps its place in the JWKS.
+/// sticky across duplicates (OR-ed) and a tainted key keeps its place in the JWKS — except
+/// a managed key tainted before it ever signed, which verifies no token and gives its slot
+/// to its replacement (`RotationPlanner`).
 public enum KeyState: String, Codable, Sendable, CaseIterable {
     /// In the JWKS; servers must not sign with it yet.
     case published

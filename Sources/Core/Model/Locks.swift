@@ -51,8 +51,21 @@ public struct Fence: Codable, Sendable, Equatable {
 
 /// Lock names are `[A-Za-z0-9._:-]{1,200}`, so they are safe as file names, SQL
 /// parameters and URL path segments as they are. keycoord's own locks use the same
-/// alphabet (`jwt:<trust-domain>:<key-type>`).
+/// alphabet (`jwt:<trust-domain>:<key-type>`) under a reserved prefix.
 public enum LockName {
+    /// The prefix of keycoord's internal locks (the rotation locks). The control API
+    /// refuses to take, renew or release them: a member holding one would stop rotation
+    /// and taint for the whole trust domain.
+    public static let reservedPrefix = "jwt:"
+
+    /// Whether `name` is one of keycoord's internal locks.
+    public static func isReserved(_ name: String) -> Bool { name.hasPrefix(reservedPrefix) }
+
+    /// The rotation lock of one key type of a trust domain.
+    public static func rotation(trustDomain: String, keyType: KeyType) -> String {
+        "\(reservedPrefix)\(trustDomain):\(keyType.rawValue)"
+    }
+
     public static func isValid(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard (1...200).contains(bytes.count) else { return false }

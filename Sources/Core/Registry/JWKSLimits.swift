@@ -32,4 +32,32 @@ public struct JWKSLimits: Sendable, Equatable {
                     + "revoke unused keys or raise max_jwks_bytes")
         }
     }
+
+    /// Throws `.jwksLimit` when the keys servers published themselves (no backend
+    /// reference) would, in `after`, leave fewer than `reserved[family]` of the family's
+    /// `maxKeysPerFamily` slots to keycoord's managed rotation, and `after` has more such
+    /// keys in the family than `before`. Managed rotation needs its slots (three per
+    /// configured key type) whatever external publishers do.
+    public func checkManagedReserve(before: [KeyRecord], after: [KeyRecord], now: Date, grace: Duration,
+                                    reserved: [KeyFamily: Int]) throws {
+        func externals(_ records: [KeyRecord]) -> [KeyFamily: Int] {
+            var counts: [KeyFamily: Int] = [:]
+            for record in Registry.deduplicated(records)
+            where record.backendRef == nil && JWKSDocument.includes(record, now: now, grace: grace) {
+                counts[record.keyType.family, default: 0] += 1
+            }
+            return counts
+        }
+        let old = externals(before), new = externals(after)
+        for (family, count) in new where count > old[family, default: 0] {
+            let room = maxKeysPerFamily - reserved[family, default: 0]
+            if count > room {
+                throw CoordinationError.jwksLimit(
+                    "the JWKS would hold \(count) published \(family.rawValue) keys; with max_keys_per_family "
+                        + "\(maxKeysPerFamily), \(reserved[family, default: 0]) slots are kept for keycoord's managed "
+                        + "rotation (three per configured key type), leaving \(room) for published keys; "
+                        + "revoke unused keys or raise max_keys_per_family")
+            }
+        }
+    }
 }

@@ -51,10 +51,22 @@ public enum Registry {
         return record
     }
 
-    /// Whether a record has outlived the JWKS: revoked or not, it is past `notAfter + grace`
-    /// and can leave the registry.
+    /// Whether a record has outlived the JWKS: it is past `notAfter + grace`.
     public static func isExpired(_ record: KeyRecord, now: Date, grace: Duration) -> Bool {
         now >= record.notAfter.addingTimeInterval(grace.timeInterval)
+    }
+
+    /// Whether a record may leave the registry: expired and not revoked. A revoked record
+    /// stays for good as the key's tombstone (its kid and public key), since anyone can
+    /// publish a public key and a revoked key — possibly compromised — must never return.
+    /// It is never served; it costs a few hundred bytes of registry per revocation.
+    public static func isRemovable(_ record: KeyRecord, now: Date, grace: Duration) -> Bool {
+        record.state != .revoked && isExpired(record, now: now, grace: grace)
+    }
+
+    /// The tombstone that bars `key` (by kid or, whatever kid format made it, by its public key), if any.
+    public static func tombstone(in records: [KeyRecord], kid: String, publicKey: [UInt8]) -> KeyRecord? {
+        records.first { $0.state == .revoked && ($0.kid == kid || $0.publicKey == publicKey) }
     }
 
     /// The order states move in; merging never moves a key backwards.

@@ -64,6 +64,9 @@ public enum ProblemMapper {
         case .keyNotFound(let kid):
             return Problem.response(status: .notFound, type: "key-not-found", title: "Key not found", detail: detail,
                                     extra: ["kid": kid])
+        case .keyRevoked(let kid):
+            return Problem.response(status: .conflict, type: "key-revoked", title: "Key was revoked", detail: detail,
+                                    extra: ["kid": kid])
         case .invalid:
             return Problem.response(status: .unprocessableContent, type: "invalid-key", title: "Invalid key or parameters", detail: detail)
         case .jwksLimit:

@@ -89,10 +89,17 @@ final class ControlAPI: Sendable {
 
     // MARK: Locks
 
-    private func lockName(_ request: HTTPServerRequest) throws -> String {
+    /// The lock named in the path; `forWrite` refuses keycoord's internal locks, which
+    /// the API may show but never take, renew or release.
+    private func lockName(_ request: HTTPServerRequest, forWrite: Bool = true) throws -> String {
         let name = request.pathParameters["name"] ?? ""
         guard LockName.isValid(name) else {
             throw APIError.badRequest("lock names match [A-Za-z0-9._:-]{1,200}")
+        }
+        if forWrite, LockName.isReserved(name) {
+            throw APIError(.forbidden, "reserved-lock", "Reserved lock name",
+                           "lock names starting with \"\(LockName.reservedPrefix)\" are keycoord's own rotation locks; "
+                               + "choose a name with another prefix")
         }
         return name
     }
@@ -130,7 +137,7 @@ final class ControlAPI: Sendable {
     }
 
     private func lockStatus(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
-        let name = try lockName(request)
+        let name = try lockName(request, forWrite: false)
         return (try JSONResponse.make(.ok, WireFormat.lockStatus(try await store.status(lock: name))), name)
     }
 
@@ -191,8 +198,9 @@ final class ControlAPI: Sendable {
 
     // MARK: Events
 
-    /// Long poll: answers as soon as the registry's sequence passes `after` (a key was
-    /// published, rotated, tainted or revoked on any instance), or after `wait` seconds.
+    /// Long poll: answers as soon as the registry's sequence is other than `after` (a key
+    /// was published, rotated, tainted or revoked on any instance, or the registry went
+    /// back in a failover), or after `wait` seconds.
     /// A server that gets `changed: true` calls ensure again, so a taint reaches every
     /// server within about a second instead of at its next `refresh_after`.
     private func events(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
@@ -207,7 +215,7 @@ final class ControlAPI: Sendable {
         let wait = try parameter("wait", in: 0...Self.maxEventWait, default: 30)
         let sequence = try await store.waitForChange(trustDomain: coordinator.config.trustDomain, after: after,
                                                      timeout: .seconds(wait))
-        return (try JSONResponse.make(.ok, WireFormat.Events(sequence: sequence, changed: sequence > after)), "")
+        return (try JSONResponse.make(.ok, WireFormat.Events(sequence: sequence, changed: sequence != after)), "")
     }
 
     private func ensure(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {

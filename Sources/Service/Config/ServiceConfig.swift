@@ -140,9 +140,16 @@ public struct ServiceConfig: Sendable, Equatable {
         }
         if keyTypes.isEmpty { try fail("key-type: name at least one key type") }
         if keyTTL < .seconds(60) { try fail("key-ttl must be at least 1m") }
-        if publishLead >= keyTTL / 2 { try fail("publish-lead (\(DurationFormat.format(publishLead))) must be shorter than half of key-ttl (\(DurationFormat.format(keyTTL)))") }
-        if grace >= keyTTL / 2 { try fail("grace (\(DurationFormat.format(grace))) must be shorter than half of key-ttl (\(DurationFormat.format(keyTTL)))") }
-        if maxKeysPerFamily < 3 { try fail("max-keys must be at least 3 (a key type needs room for current, next and previous)") }
+        // The schedule's rules live with the schedule (Core's RotationPolicy).
+        do {
+            try RotationPolicy(ttl: keyTTL, publishLead: publishLead, grace: grace).validate()
+        } catch CoordinationError.invalid(let message) {
+            try fail(message)
+        }
+        let managedPerFamily = Dictionary(grouping: keyTypes, by: \.family).values.map { 3 * $0.count }.max() ?? 3
+        if maxKeysPerFamily < managedPerFamily {
+            try fail("max-keys must be at least \(managedPerFamily): three keys (previous, current, next) per configured key type of one family")
+        }
         if maxJWKSBytes < 2048 { try fail("max-jwks-bytes must be at least 2048") }
         if store == .postgres && postgresURL.isEmpty && ProcessInfo.processInfo.environment["PGHOST"] == nil {
             try fail("store postgres needs postgres-url (or the PG* environment variables)")

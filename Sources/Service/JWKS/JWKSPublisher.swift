@@ -13,6 +13,14 @@ import Synchronization
 /// task waits for registry changes from any instance (`waitForChange`) and re-renders
 /// at least once a second so keys leave the JWKS on time. While the store is down the
 /// last rendering keeps being served.
+///
+/// Refreshes race (the follower, a refresh after this instance's own write), so a
+/// rendering never replaces one of a later registry sequence: a read that started before
+/// the current rendering was stored may have seen an older registry, and is dropped. A
+/// read that started after it and still sees a lower sequence means the store itself went
+/// back (a lossy failover): that is logged and counted, the records this instance last
+/// served are put back (`Coordinator.restore`), and only then is the healed registry
+/// served. `/readyz` reports a regression that could not be healed.
 final class JWKSPublisher: Sendable {
     struct Rendered: Sendable {
         let ok: PrerenderedResponse
@@ -24,12 +32,36 @@ final class JWKSPublisher: Sendable {
         let records: [KeyRecord]
     }
 
+    /// A registry that went back below what this instance had served.
+    struct Regression: Sendable {
+        let servedSequence: UInt64
+        let storeSequence: UInt64
+        var healed: Bool
+    }
+
+    /// What one rendering attempt did.
+    private enum RenderOutcome {
+        case stored, dropped
+        /// The store is behind what was served; `served` is the last rendering.
+        case wentBack(served: Rendered)
+    }
+
+    /// The served rendering and the read tickets that order refreshes.
+    private struct State {
+        var rendered: Rendered?
+        /// Incremented as each refresh starts its registry read.
+        var readsStarted: UInt64 = 0
+        /// `readsStarted` when `rendered` was stored: a read with a larger ticket began after it.
+        var storedAtTicket: UInt64 = 0
+        var regression: Regression?
+    }
+
     private let coordinator: Coordinator
     private let store: any CoordinationStore
     private let config: ServiceConfig
     private let metrics: ServiceMetrics
     private let logger: Logger
-    private let current = Mutex<Rendered?>(nil)
+    private let state = Mutex(State())
     private let storeError = Mutex<String?>("not checked yet")
     private let task = Mutex<Task<Void, Never>?>(nil)
 
@@ -42,7 +74,10 @@ final class JWKSPublisher: Sendable {
     }
 
     /// The latest rendering, nil before the first successful read of the registry.
-    var rendered: Rendered? { current.withLock { $0 } }
+    var rendered: Rendered? { state.withLock { $0.rendered } }
+
+    /// The last time the registry went back, if it did.
+    var regression: Regression? { state.withLock { $0.regression } }
 
     /// Why the last registry read failed, nil when it succeeded.
     var lastStoreError: String? { storeError.withLock { $0 } }
@@ -79,27 +114,52 @@ final class JWKSPublisher: Sendable {
     /// Re-reads the registry and swaps the rendering when the bytes changed. Called by the
     /// follower and after this instance's own writes, so a caller reads its write at once.
     func refresh(force: Bool) async {
+        guard case .wentBack(let served)? = await read(force: force, acceptLower: false) else { return }
+        let behind = (try? await coordinator.snapshot().sequence) ?? 0
+        logger.error("registry went back", metadata: [
+            "served_sequence": .stringConvertible(served.sequence), "store_sequence": .stringConvertible(behind),
+        ])
+        metrics.registry.add("keycoord_registry_regressions_total", [])
+        var regression = Regression(servedSequence: served.sequence, storeSequence: behind, healed: false)
+        do {
+            let restored = try await coordinator.restore(served.records)
+            regression.healed = true
+            logger.notice("registry healed from the last served records", metadata: ["restored": .stringConvertible(restored)])
+        } catch {
+            logger.error("registry could not be healed", metadata: ["error": .string("\(error)")])
+        }
+        state.withLock { $0.regression = regression }
+        _ = await read(force: true, acceptLower: true)
+    }
+
+    /// One registry read and rendering; nil when the read failed.
+    private func read(force: Bool, acceptLower: Bool) async -> RenderOutcome? {
+        let ticket = state.withLock { state -> UInt64 in
+            state.readsStarted += 1
+            return state.readsStarted
+        }
         do {
             let snapshot = try await coordinator.snapshot()
             storeError.withLock { $0 = nil }
             metrics.registry.set("keycoord_store_up", [], 1)
-            render(snapshot, force: force)
+            return render(snapshot, ticket: ticket, force: force, acceptLower: acceptLower)
         } catch {
             storeError.withLock { $0 = "\(error)" }
             metrics.registry.set("keycoord_store_up", [], 0)
+            return nil
         }
     }
 
     /// Refreshes only when the current rendering lacks one of `kids` (cheap on the ensure
     /// fast path, where nothing changed).
     func refreshUnlessServing(_ kids: [String]) async {
-        let served = current.withLock { $0.map { Set($0.document.kids) } } ?? []
+        let served = state.withLock { $0.rendered.map { Set($0.document.kids) } } ?? []
         if !kids.allSatisfy(served.contains) { await refresh(force: false) }
     }
 
-    private func render(_ snapshot: RegistrySnapshot, force: Bool) {
+    private func render(_ snapshot: RegistrySnapshot, ticket: UInt64, force: Bool, acceptLower: Bool) -> RenderOutcome {
         let document = coordinator.jwks(from: snapshot)
-        if !force, let old = rendered, old.sequence == snapshot.sequence, old.document.body == document.body { return }
+        if !force, let old = rendered, old.sequence == snapshot.sequence, old.document.body == document.body { return .dropped }
         let etag = "\"" + Base64URL.encode(Digest.sha256(document.body).prefix(16)) + "\""
         let maxAge = Int(config.effectiveJWKSMaxAge.timeInterval)
         var fields = HTTPFields()
@@ -121,14 +181,30 @@ final class JWKSPublisher: Sendable {
         let discovery = PrerenderedResponse(status: .ok, headerFields: discoveryFields, body: discoveryBody)
         let new = Rendered(ok: ok, notModified: notModified, discovery: discovery, etag: etag, document: document,
                            sequence: snapshot.sequence, records: snapshot.records)
-        current.withLock { $0 = new }
-        metrics.registryChanged(records: snapshot.records, jwks: document, sequence: snapshot.sequence)
+        let outcome = state.withLock { state -> RenderOutcome in
+            guard let old = state.rendered, old.sequence > snapshot.sequence else {
+                state.rendered = new
+                state.storedAtTicket = state.readsStarted
+                return .stored
+            }
+            // Began before `old` was stored: an older read that lost the race.
+            guard ticket > state.storedAtTicket else { return .dropped }
+            // The store went back: keep serving `old` until the registry is healed.
+            guard acceptLower else { return .wentBack(served: old) }
+            state.rendered = new
+            state.storedAtTicket = state.readsStarted
+            return .stored
+        }
+        if case .stored = outcome {
+            metrics.registryChanged(records: snapshot.records, jwks: document, sequence: snapshot.sequence)
+        }
+        return outcome
     }
 
     /// GET/HEAD of the JWKS: 200 with the pre-rendered set, or 304 when the caller's
     /// `If-None-Match` names the current ETag. 503 before the registry was ever read.
     func jwksResponse(_ request: HTTPServerRequest) -> HTTPServerResponse {
-        guard let rendered = current.withLock({ $0 }) else { return Self.notReady }
+        guard let rendered else { return Self.notReady }
         if let condition = request.headerFields[.ifNoneMatch], ETagMatch.matches(condition, etag: rendered.etag) {
             return .prerendered(rendered.notModified)
         }
@@ -136,7 +212,7 @@ final class JWKSPublisher: Sendable {
     }
 
     func discoveryResponse(_ request: HTTPServerRequest) -> HTTPServerResponse {
-        guard let rendered = current.withLock({ $0 }) else { return Self.notReady }
+        guard let rendered else { return Self.notReady }
         return .prerendered(rendered.discovery)
     }
 

@@ -34,13 +34,20 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
                    kind: .histogram, buckets: Self.latencyBuckets)
         r.register("keycoord_keys_minted_total", help: "Keys minted through the backend, by key type.",
                    kind: .counter, labels: ["key_type"])
-        r.register("keycoord_emergency_gaps_total", help: "Taints that left no published key to promote, by key type.",
+        r.register("keycoord_emergency_gaps_total", help: "Activations of a key not yet in the JWKS for publish-lead (a taint, revoke or outage left nothing ready), by key type.",
                    kind: .counter, labels: ["key_type"])
-        r.register("keycoord_reconciled_keys_total", help: "Minted but never published backend keys deleted by the reconciler.",
+        r.register("keycoord_keys_adopted_total",
+                   help: "Published backend keys the registry had lost, put back (tainted, retired) by the reconciler instead of deleted.",
                    kind: .counter)
+        r.register("keycoord_reconciled_keys_total", help: "Backend keys the reconciler deleted: never published, revoked, or past their lifetime.",
+                   kind: .counter)
+        r.register("keycoord_keys_lost_total", help: "Keys the backend no longer had (a deleted key file), tainted and replaced, by key type.",
+                   kind: .counter, labels: ["key_type"])
         r.register("keycoord_rotation_errors_total", help: "Rotation loop steps that failed.", kind: .counter)
         r.register("keycoord_store_up", help: "1 when the coordination store answered the last check.", kind: .gauge)
         r.register("keycoord_registry_sequence", help: "Sequence of the registry snapshot being served.", kind: .gauge)
+        r.register("keycoord_registry_regressions_total",
+                   help: "Times the store's registry sequence went below the one served (writes lost in a failover).", kind: .counter)
     }
 
     // MARK: HTTPServerObserver
@@ -74,6 +81,10 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
     public func jwksRefused(reason: String) { registry.add("keycoord_jwks_refused_total", [reason]) }
     public func emergencyGap(keyType: KeyType) { registry.add("keycoord_emergency_gaps_total", [keyType.rawValue]) }
     public func keysMinted(keyType: KeyType) { registry.add("keycoord_keys_minted_total", [keyType.rawValue]) }
+    public func keyLost(kid: String, keyType: KeyType, reason: String) { keyLost(keyType: keyType) }
+    public func keysAdopted(kids: [String]) { keysAdopted(count: kids.count) }
+    func keysAdopted(count: Int) { registry.add("keycoord_keys_adopted_total", [], Double(count)) }
+    func keyLost(keyType: KeyType) { registry.add("keycoord_keys_lost_total", [keyType.rawValue]) }
     public func reconciled(destroyed: Int) { registry.add("keycoord_reconciled_keys_total", [], Double(destroyed)) }
 
     // MARK: Registry state

@@ -84,6 +84,10 @@ final class ConnectingStore: CoordinationStore {
         try await store().update(trustDomain: trustDomain, fence: fence, mutate)
     }
 
+    func registryIdentity(trustDomain: String) async throws -> String {
+        try await store().registryIdentity(trustDomain: trustDomain)
+    }
+
     func waitForChange(trustDomain: String, after: UInt64, timeout: Duration) async throws -> UInt64 {
         try await store().waitForChange(trustDomain: trustDomain, after: after, timeout: timeout)
     }

@@ -43,8 +43,18 @@ public final class KeycoordService: Sendable {
         coordinatorConfig.maxKeysPerFamily = config.maxKeysPerFamily
         coordinatorConfig.maxJWKSBytes = config.maxJWKSBytes
         coordinatorConfig.pendingGrace = config.pendingGrace
-        let coordinator = try Coordinator(config: coordinatorConfig, store: store, backend: backend, observer: metrics)
+        let coordinator = try Coordinator(config: coordinatorConfig, store: store, backend: backend,
+                                          observer: CoordinatorEventObserver(metrics: metrics, logger: logger))
         self.coordinator = coordinator
+        // A keys directory of another registry is refused at start. A store not reachable
+        // yet is no reason to stop: the coordinator claims before it first mints or reconciles.
+        do {
+            try await coordinator.claimBackend()
+        } catch CoordinationError.invalid(let message) {
+            throw CoordinationError.invalid(message)
+        } catch {
+            logger.warning("backend not claimed yet; retried before the first mint", metadata: ["error": .string("\(error)")])
+        }
 
         let publisher = JWKSPublisher(coordinator: coordinator, store: store, config: config, metrics: metrics, logger: logger)
         self.publisher = publisher

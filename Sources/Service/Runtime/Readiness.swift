@@ -51,6 +51,11 @@ final class Readiness: Sendable {
             return Report(ready: false, checks: checks)
         }
         checks.append(("jwks", true, "\(rendered.document.kids.count) keys, sequence \(rendered.sequence)"))
+        if let regression = publisher.regression {
+            let what = "the registry went back from sequence \(regression.servedSequence) to \(regression.storeSequence)"
+            checks.append(("registry", regression.healed,
+                           regression.healed ? "\(what); healed from the last served records" : "\(what) and could not be healed"))
+        }
         for keyType in keyTypes {
             let signing = rendered.records.first { $0.keyType == keyType && $0.canSign && $0.backendRef != nil }
             guard let signing, let ref = signing.backendRef else {
@@ -58,7 +63,11 @@ final class Readiness: Sendable {
                 continue
             }
             if let problem = await backend.checkUsable(ref: ref) {
-                checks.append(("key:\(keyType.rawValue)", false, "key \(signing.kid) is not usable here: \(problem)"))
+                if let lost = await backend.lostReason(ref: ref) {
+                    checks.append(("key:\(keyType.rawValue)", false, "key \(signing.kid) is lost (\(lost)); it is being replaced"))
+                } else {
+                    checks.append(("key:\(keyType.rawValue)", false, "key \(signing.kid) is not usable here: \(problem)"))
+                }
             } else {
                 checks.append(("key:\(keyType.rawValue)", true, "active key \(signing.kid)"))
             }

@@ -12,30 +12,33 @@ import Darwin
 #endif
 
 /// The embedded coordination store: every keycoord instance on one host shares a state
-/// directory, and the kernel's `flock` does the locking. A process killed with SIGKILL
-/// loses its flocks at once, so a crashed holder never blocks the others.
+/// directory, and the kernel's `flock` does the locking.
 ///
 /// State directory layout (directories 0700, files 0600):
 /// ```
 /// <directory>/
-///   locks/<name>.lock            flock target of lock <name>; empty, never replaced
+///   locks/<name>.lock            flock guarding changes of <name>.lease; empty, never replaced
 ///   locks/<name>.lease           JSON LeaseDocument: fencing epoch + current lease,
-///                                replaced atomically while holding the flock
+///                                replaced atomically while holding the guard
+///   locks/<name>.<lease>.holder  flock held by the lease's process for the lease's life
 ///   registry/<trust-domain>.json JSON RegistryDocument: sequence + records,
 ///                                replaced atomically (temp, fsync, rename, fsync dir)
 ///   registry/<trust-domain>.lock flock serialising read-modify-write of that registry
+///   registry/<trust-domain>.identity  the registry's random identity, created once
 /// ```
-/// Lease metadata lives beside the flock target rather than in it: the target cannot be
-/// replaced by rename (waiters would lock an orphaned inode), and in-place writes could
-/// be read torn. The epoch and the lease share one document so they never disagree.
+/// Lease metadata lives beside the flock targets rather than in them: a flock target
+/// cannot be replaced by rename (waiters would lock an orphaned inode), and in-place writes
+/// could be read torn. The epoch and the lease share one document so they never disagree.
 ///
-/// Locks: a lease keeps its lock file descriptor open; a Dispatch timer closes it at
-/// expiry, so an expired lease frees the lock even if its holder never returns. Waiting
-/// for a held lock polls `flock(LOCK_NB)` with backoff from 10 to 100 ms: unlike a
-/// blocking `flock` on a helper thread it can give up at the deadline and honour task
-/// cancellation, at the cost of up to 100 ms extra latency after a release. A zero wait
-/// still retries for 20 ms, so a momentary shared-flock probe (`status`, fence checks)
-/// is never reported as a holder.
+/// Locks: a lease is held while its document names it, its `expires_at` is ahead, and its
+/// holder file is flocked. Readers enforce all three (`status`, `acquire`, fence checks),
+/// so an expired lease frees its lock at its expiry whatever its holder does — a frozen
+/// process (SIGSTOP, a paused container) keeps its flock but not its lock — and a process
+/// killed with SIGKILL frees it at once, since the kernel drops its holder flock. The
+/// guard flock is held only while a lease document is read and replaced (about one fsync).
+/// Waiting for a held lock polls with backoff from 10 to 100 ms, so a waiter gets a lapsed
+/// lock at most 100 ms after its expiry. A zero wait still retries for 20 ms, so a guard
+/// held for a moment by another acquirer is never reported as a holder.
 ///
 /// Registry: updates take the registry flock on a Dispatch thread (a blocking call kept
 /// off the cooperative pool), so updates from threads of this process and from other
@@ -57,8 +60,12 @@ public final class FileStore: CoordinationStore {
     private static let changePollInterval = Duration.milliseconds(50)
     private static let maxLockPollInterval = Duration.milliseconds(100)
     private static let minimumLockWait = Duration.milliseconds(20)
+    /// How long renew and release wait for a lock's guard flock, held by others only while
+    /// they replace the lease document.
+    private static let guardWait: TimeInterval = 2
 
     private struct HeldLease {
+        /// The lease's holder file, flocked for the lease's life.
         let file: OpenFile
         var lease: LockLease
         var timer: DispatchSourceTimer
@@ -131,7 +138,7 @@ public final class FileStore: CoordinationStore {
         _ = try layout.lockFile(name)
         guard ttl > .zero else { throw CoordinationError.invalid("lease ttl must be positive") }
         return try storeCall {
-            // Under the table lock: the expiry timer cannot close the file mid-renew.
+            // Under the table lock: the expiry timer cannot end the lease mid-renew.
             try leases.withLock { table in
                 guard var held = table.held[name], held.lease.leaseID == leaseID else {
                     throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID)
@@ -144,7 +151,13 @@ public final class FileStore: CoordinationStore {
                 }
                 var renewed = held.lease
                 renewed.expiresAt = now.addingTimeInterval(ttl.timeInterval)
-                try writeLease(name, LeaseDocument(token: renewed.fencingToken, lease: leaseMetadata(renewed)))
+                try withGuard(name) {
+                    // The document is the truth: a lease another process took over is gone.
+                    guard let document = try readLease(name), document.lease?.leaseID == leaseID,
+                          document.token == renewed.fencingToken
+                    else { throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID) }
+                    try writeLease(name, LeaseDocument(token: renewed.fencingToken, lease: leaseMetadata(renewed)))
+                }
                 held.timer.cancel()
                 held.lease = renewed
                 held.timer = expiryTimer(for: renewed)
@@ -169,45 +182,82 @@ public final class FileStore: CoordinationStore {
     }
 
     public func status(lock name: String) async throws -> LockStatus {
-        let lockPath = try layout.lockFile(name)
-        let lockFile = try storeCall { try OpenFile.openIfExists(lockPath) }
-        guard let lockFile, try storeCall({ try !lockFile.tryLock(exclusive: false) }) else {
-            lockFile?.unlock()
-            let document = try storeCall { try readLease(name) }
+        _ = try layout.lockFile(name)
+        return try storeCall {
+            let document = try readLease(name)
+            if let lease = document?.lease, try isLive(name, lease, now: Date()) {
+                return LockStatus(name: name, holder: lease.holder, expiresAt: lease.expiresAt, fencingToken: document?.token ?? 0)
+            }
             return LockStatus(name: name, holder: nil, expiresAt: nil, fencingToken: document?.token ?? 0)
         }
-        // Held. A new holder writes its lease just after taking the flock; give it a moment.
-        var document = try storeCall { try readLease(name) }
-        for _ in 0..<20 where document?.lease == nil {
-            try await Task.sleep(for: .milliseconds(2))
-            document = try storeCall { try readLease(name) }
-        }
-        return LockStatus(name: name, holder: document?.lease?.holder ?? "unknown",
-                          expiresAt: document?.lease?.expiresAt, fencingToken: document?.token ?? 0)
     }
 
-    /// Takes the lock if it is free now; nil when another open file description holds it.
+    /// Whether `lease` still holds its lock: not expired, and its holder file is flocked
+    /// (by any open file description, in this process or another).
+    private func isLive(_ name: String, _ lease: LeaseDocument.Lease, now: Date) throws -> Bool {
+        guard lease.expiresAt > now else { return false }
+        guard let holder = try OpenFile.openIfExists(try layout.holderFile(name, leaseID: lease.leaseID)) else { return false }
+        if try holder.tryLock(exclusive: false) {
+            holder.unlock()
+            return false
+        }
+        return true
+    }
+
+    /// Takes the lock if it is free now; nil when a live lease holds it or another
+    /// acquirer holds its guard this moment.
     private func tryAcquire(_ name: String, lockPath: String, holder: String, ttl: Duration) throws -> LockLease? {
-        let file = try OpenFile.open(lockPath, flags: O_RDWR | O_CREAT)
-        guard try file.tryLock(exclusive: true) else { return nil }
+        let guardFile = try OpenFile.open(lockPath, flags: O_RDWR | O_CREAT)
+        guard try guardFile.tryLock(exclusive: true) else { return nil }
+        defer { guardFile.unlock() }
+        let document = try readLease(name)
+        if let current = document?.lease, try isLive(name, current, now: Date()) { return nil }
+        let previous = document?.token ?? 0
+        guard previous < UInt64.max else {
+            throw CoordinationError.storeUnavailable("fencing epoch of lock \(name) is exhausted in \(try layout.leaseFile(name))")
+        }
+        let leaseID = SecureRandom.hexToken()
+        let holderPath = try layout.holderFile(name, leaseID: leaseID)
+        let holderFile = try OpenFile.open(holderPath, flags: O_RDWR | O_CREAT)
         do {
-            let previous = try readLease(name)?.token ?? 0
-            guard previous < UInt64.max else {
-                throw CoordinationError.storeUnavailable("fencing epoch of lock \(name) is exhausted in \(try layout.leaseFile(name))")
+            guard try holderFile.tryLock(exclusive: true) else {
+                throw CoordinationError.storeUnavailable("holder file \(holderPath) of a new lease is locked by someone else")
             }
             let now = Date()
-            let lease = LockLease(name: name, leaseID: SecureRandom.hexToken(), holder: holder, fencingToken: previous + 1,
+            let lease = LockLease(name: name, leaseID: leaseID, holder: holder, fencingToken: previous + 1,
                                   acquiredAt: now, expiresAt: now.addingTimeInterval(ttl.timeInterval))
             try writeLease(name, LeaseDocument(token: lease.fencingToken, lease: leaseMetadata(lease)))
+            // The lapsed lease's holder (dead, or frozen with its flock) no longer needs its file.
+            if let lapsed = document?.lease { try? AtomicFile.remove(try layout.holderFile(name, leaseID: lapsed.leaseID)) }
             leases.withLock { table in
-                table.held[name] = HeldLease(file: file, lease: lease, timer: expiryTimer(for: lease))
+                if let superseded = table.held[name] {
+                    superseded.timer.cancel()
+                    superseded.file.unlock()
+                }
+                table.held[name] = HeldLease(file: holderFile, lease: lease, timer: expiryTimer(for: lease))
                 table.granted[name] = lease.fencingToken
             }
             return lease
         } catch {
-            file.unlock()
+            holderFile.unlock()
+            try? AtomicFile.remove(holderPath)
             throw error
         }
+    }
+
+    /// Runs `body` holding the guard flock of lock `name`, waiting up to `guardWait` for it.
+    private func withGuard<T>(_ name: String, _ body: () throws -> T) throws -> T {
+        let guardFile = try OpenFile.open(try layout.lockFile(name), flags: O_RDWR | O_CREAT)
+        let deadline = Date().addingTimeInterval(Self.guardWait)
+        while try !guardFile.tryLock(exclusive: true) {
+            guard Date() < deadline else {
+                throw CoordinationError.storeUnavailable(
+                    "the guard of lock \(name) has been held for \(Int(Self.guardWait)) s by a stalled process; try again")
+            }
+            usleep(1000)
+        }
+        defer { guardFile.unlock() }
+        return try body()
     }
 
     private func expiryTimer(for lease: LockLease) -> DispatchSourceTimer {
@@ -228,13 +278,19 @@ public final class FileStore: CoordinationStore {
         }
     }
 
-    /// Clears the lease metadata while still holding the flock, then drops the flock.
-    /// A failed metadata write is harmless: the flock, not the metadata, says whether the
-    /// lock is held, and the epoch in the document is unchanged.
+    /// Drops the holder flock (from then on every reader sees the lock free), then clears
+    /// the lease from the document and removes the holder file if the lease is still the
+    /// document's. The clean-up is best effort: the flock and the expiry, not the document,
+    /// say whether the lock is held, and the epoch never changes here.
     private func end(_ held: HeldLease) {
         held.timer.cancel()
-        try? writeLease(held.lease.name, LeaseDocument(token: held.lease.fencingToken, lease: nil))
         held.file.unlock()
+        let name = held.lease.name
+        try? withGuard(name) {
+            guard let document = try readLease(name), document.lease?.leaseID == held.lease.leaseID else { return }
+            try writeLease(name, LeaseDocument(token: document.token, lease: nil))
+        }
+        try? AtomicFile.remove(held.file.path)
     }
 
     private func leaseMetadata(_ lease: LockLease) -> LeaseDocument.Lease {
@@ -304,16 +360,17 @@ public final class FileStore: CoordinationStore {
         while true {
             let sequence = try storeCall { try loadRegistry(trustDomain, path: path).sequence }
             let remaining = deadline - clock.now
-            if sequence > after || remaining <= .zero { return sequence }
+            if sequence != after || remaining <= .zero { return sequence }
             try await Task.sleep(for: min(Self.changePollInterval, remaining))
         }
     }
 
-    /// Refuses a fence unless its token is the lock's epoch and its lease is still live.
-    /// Called with the registry flock held, so the check and the write are one step for
-    /// every other writer.
+    /// Refuses a fence unless its token is the lock's epoch and its lease is still live
+    /// (not expired, holder alive). Called with the registry flock held, so the check and
+    /// the write are one step for every other writer.
     private func checkFence(_ fence: Fence) throws {
-        let current = try readLease(fence.lock)?.token ?? 0
+        let document = try readLease(fence.lock)
+        let current = document?.token ?? 0
         let stale = CoordinationError.staleFence(lock: fence.lock, presented: fence.token, current: current)
         guard fence.token == current else { throw stale }
         let endedHere = leases.withLock { table -> Bool in
@@ -322,13 +379,8 @@ public final class FileStore: CoordinationStore {
             return held.lease.expiresAt <= Date()
         }
         guard !endedHere else { throw stale }
-        // A lease from another instance: if nobody holds the flock, that lease has ended
-        // (released, expired, or its process died) and its token fences nothing any more.
-        guard let lockFile = try OpenFile.openIfExists(try layout.lockFile(fence.lock)) else { throw stale }
-        if try lockFile.tryLock(exclusive: false) {
-            lockFile.unlock()
-            throw stale
-        }
+        // A lease from another instance: released, expired or dead, its token fences nothing.
+        guard let lease = document?.lease, try isLive(fence.lock, lease, now: Date()) else { throw stale }
     }
 
     /// The registry document, parsed at most once per version of the file.
@@ -358,6 +410,19 @@ public final class FileStore: CoordinationStore {
         let snapshot = document.snapshot
         registries.withLock { $0[trustDomain] = CachedRegistry(file: file, identity: identity, snapshot: snapshot) }
         return snapshot
+    }
+
+    public func registryIdentity(trustDomain: String) async throws -> String {
+        let path = try layout.registryIdentityFile(trustDomain)
+        return try storeCall {
+            // The first instance to get here creates it; every later one reads the same.
+            _ = try AtomicFile.createExclusive(Array(SecureRandom.hexToken().utf8), at: path)
+            let identity = try AtomicFile.read(path, limit: 256).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            guard !identity.isEmpty else {
+                throw CoordinationError.storeUnavailable("registry identity file \(path) is empty or missing")
+            }
+            return identity
+        }
     }
 
     // MARK: Health and shutdown

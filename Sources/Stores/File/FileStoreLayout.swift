@@ -21,8 +21,21 @@ struct FileStoreLayout: Sendable {
         "\(locksDirectory)/\(try checkedLockName(name)).lease"
     }
 
+    /// The file a lease's process keeps flocked for the lease's life (removed when it ends).
+    func holderFile(_ name: String, leaseID: String) throws -> String {
+        guard !leaseID.isEmpty, leaseID.utf8.count <= 64,
+              leaseID.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+        else { throw CoordinationError.storeUnavailable("lease id \(leaseID) of lock \(name) is not a lease id this store makes") }
+        return "\(locksDirectory)/\(try checkedLockName(name)).\(leaseID).holder"
+    }
+
     func registryFile(_ trustDomain: String) throws -> String {
         "\(registryDirectory)/\(try checkedTrustDomain(trustDomain)).json"
+    }
+
+    /// The registry's identity, written once (exclusive create) and never replaced.
+    func registryIdentityFile(_ trustDomain: String) throws -> String {
+        "\(registryDirectory)/\(try checkedTrustDomain(trustDomain)).identity"
     }
 
     /// The `flock` serialising read-modify-write of one trust domain's registry.

@@ -40,6 +40,15 @@ enum PGMigrator {
             )
             """,
         ],
+        [
+            """
+            CREATE TABLE keycoord_registries (
+                trust_domain text PRIMARY KEY,
+                identity text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+        ],
     ]
 
     static var latestVersion: Int { migrations.count }

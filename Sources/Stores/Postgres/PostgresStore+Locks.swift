@@ -13,6 +13,7 @@ extension PostgresStore {
         var attempt = 0
         var connection: PGConnection
         var granted: (token: UInt64, acquiredAt: Date, expiresAt: Date)?
+        var wait = wait
         while true {
             attempt += 1
             do {
@@ -23,6 +24,13 @@ extension PostgresStore {
             do {
                 granted = try await Self.lockAndBump(connection, name: name, key: key, holder: holder, leaseID: leaseID,
                                                      instance: instanceID, ttl: ttl, wait: wait)
+                // A lapsed lease whose session PostgreSQL has not ended yet (a frozen holder):
+                // the server ends it within `lapseMargin` of its expiry, so wait that long.
+                if granted == nil, wait < Self.lapseMargin * 2, try await status(lock: name).holder == nil {
+                    wait = Self.lapseMargin * 2
+                    granted = try await Self.lockAndBump(connection, name: name, key: key, holder: holder, leaseID: leaseID,
+                                                         instance: instanceID, ttl: ttl, wait: wait)
+                }
                 break
             } catch {
                 // The session may hold the lock without an epoch row; closing it releases the lock.
@@ -59,12 +67,14 @@ extension PostgresStore {
             // when PostgreSQL has already released the advisory lock. Skipped if the lease
             // ended (expiry, release) while this call waited for the session: its session may
             // already serve another lease.
+            // The watchdog moves with the expiry, in the same statement.
             guard let rows = try await lease.connection.query(
                 """
+                WITH watchdog AS (SELECT set_config('idle_session_timeout', $5, false) AS armed)
                 UPDATE keycoord_lock_epochs SET expires_at = to_timestamp($4::float8)
-                WHERE name = $1 AND lease_id = $2 AND epoch = $3
+                WHERE name = $1 AND lease_id = $2 AND epoch = $3 AND (SELECT armed FROM watchdog) IS NOT NULL
                 """,
-                [name, leaseID, String(lease.fencingToken), String(expiresAt.timeIntervalSince1970)],
+                [name, leaseID, String(lease.fencingToken), String(expiresAt.timeIntervalSince1970), Self.watchdog(ttl)],
                 onlyIf: { !lease.isEnded })
             else { throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID) }
             extended = rows.affected == 1
@@ -126,30 +136,56 @@ extension PostgresStore {
         """
 
     /// The epoch bump: the new epoch is the fencing token; holder, lease and expiry are
-    /// recorded for `status` and `.lockHeld`.
+    /// recorded for `status` and `.lockHeld`. The token is at least the server's clock in
+    /// milliseconds (and one more than the last): a failover to a replica that lost the
+    /// last bumps still hands out larger tokens than the lost ones, since the new primary's
+    /// clock is past the moment they were granted.
     static let bumpEpoch = """
         INSERT INTO keycoord_lock_epochs AS e (name, epoch, holder, lease_id, instance, acquired_at, expires_at)
-        SELECT $2, 1, $3, $4, $5, to_timestamp($6::float8), to_timestamp($7::float8) FROM lock WHERE lock.ok
-        ON CONFLICT (name) DO UPDATE SET epoch = e.epoch + 1, holder = EXCLUDED.holder,
+        SELECT $2, \(timeFloor), $3, $4, $5, to_timestamp($6::float8), to_timestamp($7::float8) FROM lock WHERE lock.ok
+        ON CONFLICT (name) DO UPDATE SET epoch = GREATEST(e.epoch + 1, \(timeFloor)), holder = EXCLUDED.holder,
             lease_id = EXCLUDED.lease_id, instance = EXCLUDED.instance,
             acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
         RETURNING epoch
         """
 
-    /// Without waiting: try-lock and bump in one statement (one round trip). The `lock` CTE
-    /// calls a volatile function and is referenced twice, so PostgreSQL evaluates it exactly
-    /// once; the INSERT runs only when the lock was granted.
-    static let tryLockAndBump = """
-        WITH lock AS (SELECT pg_try_advisory_lock($1::bigint) AS ok),
-             bumped AS (\(bumpEpoch))
-        SELECT (SELECT ok FROM lock) AS ok, (SELECT epoch FROM bumped) AS epoch
+    /// The server's clock in whole milliseconds since 1970, the floor of every fencing token.
+    static let timeFloor = "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+
+    /// How long after a lease's expiry PostgreSQL ends the session of a holder that went
+    /// silent (frozen by SIGSTOP, a paused container, a VM stall: its kernel still answers
+    /// keepalives). Each lease session runs with `idle_session_timeout` = time to expiry +
+    /// this margin, renewed by every renew; the margin covers the trip from the server's
+    /// statement end to the client's clock.
+    static let lapseMargin = Duration.milliseconds(500)
+
+    /// The session's watchdog for a lease of `ttl` from now, in milliseconds.
+    static func watchdog(_ ttl: Duration) -> String {
+        String(min(Int64(Int32.max), Int64(((ttl + lapseMargin).timeInterval * 1000).rounded(.up))))
+    }
+
+    /// Arms the lease session's watchdog ($8) when the lock was granted; disarms it otherwise.
+    static let armWatchdog = """
+        watchdog AS (SELECT set_config('idle_session_timeout', CASE WHEN lock.ok THEN $8 ELSE '0' END, false) AS armed
+                     FROM lock)
         """
 
-    /// After `pg_advisory_lock` returned in the same transaction: bump unconditionally.
+    /// Without waiting: try-lock, bump and arm the watchdog in one statement (one round
+    /// trip). The `lock` CTE calls a volatile function and is referenced several times, so
+    /// PostgreSQL evaluates it exactly once; the INSERT runs only when the lock was granted.
+    static let tryLockAndBump = """
+        WITH lock AS (SELECT pg_try_advisory_lock($1::bigint) AS ok),
+             bumped AS (\(bumpEpoch)),
+             \(armWatchdog)
+        SELECT (SELECT ok FROM lock) AS ok, (SELECT epoch FROM bumped) AS epoch, (SELECT armed FROM watchdog) AS armed
+        """
+
+    /// After `pg_advisory_lock` returned in the same transaction: bump and arm unconditionally.
     static let lockedBump = """
         WITH lock AS (SELECT $1::bigint IS NOT NULL AS ok),
-             bumped AS (\(bumpEpoch))
-        SELECT true AS ok, (SELECT epoch FROM bumped) AS epoch
+             bumped AS (\(bumpEpoch)),
+             \(armWatchdog)
+        SELECT true AS ok, (SELECT epoch FROM bumped) AS epoch, (SELECT armed FROM watchdog) AS armed
         """
 
     /// On the lease session: take the advisory lock and bump the epoch row. With a wait, the
@@ -165,7 +201,7 @@ extension PostgresStore {
         let acquiredAt = Date()
         let expiresAt = acquiredAt.addingTimeInterval(ttl.timeInterval)
         let parameters = [key.parameter, name, holder, leaseID, instance, String(acquiredAt.timeIntervalSince1970),
-                          String(expiresAt.timeIntervalSince1970)]
+                          String(expiresAt.timeIntervalSince1970), watchdog(ttl)]
         if wait == .zero {
             let rows = try await connection.query(tryLockAndBump, parameters)
             guard try rows.bool(0, "ok") else { return nil }
@@ -187,7 +223,7 @@ extension PostgresStore {
             let grantedUntil = grantedAt.addingTimeInterval(ttl.timeInterval)
             let rows = try await connection.query(lockedBump, [key.parameter, name, holder, leaseID, instance,
                                                                String(grantedAt.timeIntervalSince1970),
-                                                               String(grantedUntil.timeIntervalSince1970)])
+                                                               String(grantedUntil.timeIntervalSince1970), watchdog(ttl)])
             let token = try rows.int64(0, "epoch")
             try await connection.query("COMMIT")
             return (UInt64(token), grantedAt, grantedUntil)
@@ -252,12 +288,13 @@ extension PostgresStore {
     }
 
     /// Release in one statement (one round trip); the data-modifying CTE runs although the
-    /// outer query does not read it.
+    /// outer query does not read it. The watchdog is disarmed so the session can wait as a spare.
     static let unlockAndClear = """
         WITH unlocked AS (SELECT pg_advisory_unlock($1::bigint) AS ok),
              cleared AS (UPDATE keycoord_lock_epochs SET holder = NULL, lease_id = NULL, instance = NULL, expires_at = NULL
-                         WHERE name = $2 AND lease_id = $3 RETURNING 1)
-        SELECT (SELECT ok FROM unlocked) AS ok
+                         WHERE name = $2 AND lease_id = $3 RETURNING 1),
+             disarmed AS (SELECT set_config('idle_session_timeout', '0', false) AS armed)
+        SELECT (SELECT ok FROM unlocked) AS ok, (SELECT armed FROM disarmed) AS disarmed
         """
 
     static func validate(lock name: String) throws {

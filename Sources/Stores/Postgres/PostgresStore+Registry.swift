@@ -1,7 +1,33 @@
 import Core
+import Crypto
 import Foundation
 
 extension PostgresStore {
+    public func registryIdentity(trustDomain: String) async throws -> String {
+        try Self.validate(trustDomain: trustDomain)
+        do {
+            return try await Self.retryingStaleConnection(pool) { connection in
+                // One statement: the insert wins once and later calls read it. A racer whose
+                // insert waited for the winner's commit cannot see that row in its own
+                // snapshot and gets no row: the second round sees it.
+                for _ in 0..<2 {
+                    let rows = try await connection.query(
+                    """
+                    WITH made AS (INSERT INTO keycoord_registries (trust_domain, identity) VALUES ($1, $2)
+                                  ON CONFLICT (trust_domain) DO NOTHING RETURNING identity)
+                    SELECT identity FROM made
+                    UNION ALL SELECT identity FROM keycoord_registries WHERE trust_domain = $1
+                    LIMIT 1
+                    """, [trustDomain, SecureRandom.hexToken()])
+                    if rows.count == 1 { return try rows.string(0, "identity") }
+                }
+                throw CoordinationError.storeUnavailable("the registry identity of \(trustDomain) could not be read; try again")
+            }
+        } catch {
+            throw Self.mapped(error)
+        }
+    }
+
     public func snapshot(trustDomain: String) async throws -> RegistrySnapshot {
         try Self.validate(trustDomain: trustDomain)
         do {
@@ -51,7 +77,7 @@ extension PostgresStore {
         let deadline = Date().addingTimeInterval(max(0, timeout.timeInterval))
         while true {
             let current = try await sequence(of: trustDomain)
-            if current > after || Date() >= deadline || Task.isCancelled { return current }
+            if current != after || Date() >= deadline || Task.isCancelled { return current }
             // Notifications wake us at once; the bounded slice is the fallback when they are
             // lost (listener reconnecting), so a change is seen within a poll interval anyway.
             let slice = min(deadline, Date().addingTimeInterval(Self.changePollInterval))

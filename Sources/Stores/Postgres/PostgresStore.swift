@@ -86,11 +86,20 @@ public final class PostgresStore: CoordinationStore {
         }
     }
 
-    /// `SELECT 1` through the pool within a few seconds; `.storeUnavailable` otherwise.
+    /// Whether a pooled session answers within a few seconds and can write: a standby (a
+    /// URL without `target_session_attrs=read-write` that reached a replica) answers reads
+    /// but refuses every write, so it is reported unavailable with that reason.
     public func healthCheck() async -> Result<Void, CoordinationError> {
         do {
-            _ = try await PGDeadline.run(within: Self.healthTimeout) { [pool] in
-                try await Self.retryingStaleConnection(pool) { try await $0.query("SELECT 1") }
+            let rows = try await PGDeadline.run(within: Self.healthTimeout) { [pool] in
+                try await Self.retryingStaleConnection(pool) {
+                    try await $0.query("SELECT current_setting('transaction_read_only') = 'on' AS read_only")
+                }
+            }
+            if try rows.bool(0, "read_only") {
+                return .failure(.storeUnavailable(
+                    "PostgreSQL session is read-only (a standby, or default_transaction_read_only): writes would fail; "
+                        + "point postgres-url at the primary, e.g. with target_session_attrs=read-write"))
             }
             return .success(())
         } catch {
