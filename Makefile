@@ -5,7 +5,7 @@ SWIFT_FLAGS  ?=
 BIN           = $(shell $(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS) --show-bin-path)/keycoord
 RUN_ARGS     ?=
 
-.PHONY: all deps test-deps build release run test check-static fuzz bench-http bench-fleet clean
+.PHONY: all deps test-deps build release run test test-fakes check-static fuzz bench-http bench-fleet clean
 
 all: build
 
@@ -26,13 +26,20 @@ release: deps
 run: build
 	$(BIN) serve $(RUN_ARGS)
 
-# Every test: Swift tests (with a throwaway PostgreSQL and moto), the release build the
-# Dockerfile runs, and the static checks of the deployment files against that binary.
+# Every test: the cloud fakes' proofs, Swift tests (with a throwaway PostgreSQL and moto),
+# the release build the Dockerfile runs, and the static checks of the deployment files
+# against that binary.
 test: test-deps
+	$(MAKE) --no-print-directory test-fakes
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	./scripts/with-test-services.sh $(SWIFT) test --skip-build --no-parallel $(SWIFT_FLAGS)
 	$(MAKE) --no-print-directory release
 	$(MAKE) --no-print-directory check-static
+
+# The GCP and Azure fakes the backend tests run against, proved with the vendors' own SDKs
+# (Tests/python/fakes/README.md). A missing package fails the run; nothing is skipped.
+test-fakes: test-deps
+	python3 -m pytest -q -p no:cacheprovider Tests/python/fakes
 
 # Checks of files no Swift test reads: the OpenAPI document is also validated in ServiceTests.
 check-static: test-deps

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 APT_PACKAGES=(pkg-config libssl-dev libpq-dev libnghttp2-dev libcurl4-openssl-dev libxml2-dev postgresql curl)
-PIP_PACKAGES=(joserfc cryptography "moto[server]" botocore h11 openapi-spec-validator kubernetes-validate checkov)
+PIP_PACKAGES=(joserfc cryptography "moto[server]" botocore h11 openapi-spec-validator kubernetes-validate checkov
+              pytest requests google-cloud-kms google-auth google-crc32c azure-keyvault-keys azure-identity)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -22,7 +23,10 @@ if [ "${1:-}" = "--with-test-tools" ]; then
 import importlib, sys
 modules = {"joserfc": "joserfc", "cryptography": "cryptography", "moto[server]": "moto.server",
            "botocore": "botocore", "h11": "h11", "openapi-spec-validator": "openapi_spec_validator",
-           "kubernetes-validate": "kubernetes_validate", "checkov": "checkov"}
+           "kubernetes-validate": "kubernetes_validate", "checkov": "checkov",
+           "pytest": "pytest", "requests": "requests", "google-cloud-kms": "google.cloud.kms_v1",
+           "google-auth": "google.auth", "google-crc32c": "google_crc32c",
+           "azure-keyvault-keys": "azure.keyvault.keys", "azure-identity": "azure.identity"}
 missing = []
 for name in sys.argv[1:]:
     try:

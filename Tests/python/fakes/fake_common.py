@@ -6,8 +6,10 @@ vendor words an error. Everything vendor-neutral lives here so both fakes behave
 same way towards the tests that start them (see README.md beside this file).
 """
 import argparse
+import base64
 import json
 import os
+import secrets
 import signal
 import socket
 import ssl
@@ -21,6 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 # Bodies above this are refused with 413 before they are read: a fake must not be made to
 # buffer whatever a client sends. Both APIs' largest legitimate body is a few KiB.
 DEFAULT_MAX_BODY_BYTES = 1 << 20
+# A refused body up to this size is read and dropped before the 413, so the client sees the
+# answer; past it the connection is just closed.
+DISCARD_LIMIT_BYTES = 64 << 20
 # An idle keep-alive connection is closed after this, so a stopped client frees its thread.
 IDLE_TIMEOUT_SECONDS = 30
 
@@ -63,6 +68,58 @@ class Response:
         self.body = body
         self.content_type = content_type
         self.headers = dict(headers or {})
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def form_fields(body):
+    """An application/x-www-form-urlencoded body as {name: last value}; raises
+    UnicodeDecodeError when it is not UTF-8."""
+    return {k: v[-1] for k, v in urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+
+
+def bearer_token(request):
+    scheme, _, token = (request.header("Authorization") or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class TokenStore:
+    """The access tokens a fake issued, each with its expiry, and how many each source
+    (grant type) issued. Thread-safe."""
+
+    def __init__(self, prefix, ttl, sources):
+        self._lock = threading.Lock()
+        self._prefix = prefix
+        self.ttl = ttl
+        self._sources = tuple(sources)
+        self._expiries = {}
+        self._issued = dict.fromkeys(self._sources, 0)
+
+    def issue(self, source):
+        token = self._prefix + secrets.token_urlsafe(32)
+        with self._lock:
+            self._expiries[token] = time.time() + self.ttl
+            self._issued[source] += 1
+        return token
+
+    def check(self, token):
+        """"valid", "expired" or "unknown"."""
+        with self._lock:
+            expiry = self._expiries.get(token)
+        if expiry is None:
+            return "unknown"
+        return "valid" if expiry > time.time() else "expired"
+
+    def clear(self):
+        with self._lock:
+            self._expiries.clear()
+            self._issued = dict.fromkeys(self._sources, 0)
+
+    def issued(self):
+        with self._lock:
+            return dict(self._issued)
 
 
 class FaultError(ValueError):
@@ -144,8 +201,9 @@ class App:
         """(operation name, handler(request) -> Response); handler None answers not-found."""
         raise NotImplementedError
 
-    def error(self, status, message, retry_after=None):
-        """The vendor's error answer for an injected fault or a transport-level refusal."""
+    def error(self, status, message, operation=None):
+        """The vendor's error answer, shaped for `operation` (an API call and a token
+        endpoint word errors differently), for an injected fault or a refused request."""
         raise NotImplementedError
 
     def state(self):
@@ -171,6 +229,9 @@ class FakeServer(ThreadingHTTPServer):
 
     def get_request(self):
         sock, address = super().get_request()
+        # The status line and headers go out in one write and the body in another; without
+        # this, Nagle's algorithm holds the body for the client's delayed ACK (40 ms).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls_context is not None:
             # The handshake runs in the connection's own thread (FakeHandler.setup), so a
             # slow or broken client cannot hold up accept().
@@ -206,6 +267,15 @@ class FakeHandler(BaseHTTPRequestHandler):
         if isinstance(self.connection, ssl.SSLSocket):
             self.connection.do_handshake()
 
+    def send_error(self, code, message=None, explain=None):
+        """Parse errors BaseHTTPRequestHandler finds itself (bad request line, header too
+        long, ...) are answered in the vendor's error shape too, then the connection closes."""
+        self.close_connection = True
+        self.command = self.command or "-"
+        response = self.server.app.error(code, message or self.responses.get(code, ("error",))[0])
+        self.log_message("refused %s: %s", code, message)
+        self._send(response)
+
     def log_message(self, format, *args):
         # Parse errors BaseHTTPRequestHandler answers itself (400/414/431) still get a line.
         log(self.server.app.name, f"{self.address_string()} {format % args}")
@@ -225,8 +295,19 @@ class FakeHandler(BaseHTTPRequestHandler):
             raise _BodyRefused(400, "invalid Content-Length")
         length = int(length)
         if length > self.server.max_body_bytes:
+            if length <= DISCARD_LIMIT_BYTES:
+                self._discard(length)
             raise _BodyRefused(413, f"request body over {self.server.max_body_bytes} bytes")
         return self.rfile.read(length)
+
+    def _discard(self, length):
+        """Reads and drops a refused body so the client, still sending, gets to read the
+        413 (closing with unread data would reset the connection under it)."""
+        while length > 0:
+            chunk = self.rfile.read(min(length, 1 << 16))
+            if not chunk:
+                return
+            length -= len(chunk)
 
     def _dispatch(self):
         server = self.server
@@ -255,11 +336,12 @@ class FakeHandler(BaseHTTPRequestHandler):
                 if fault["delay_seconds"]:
                     time.sleep(fault["delay_seconds"])
                 if fault["status"] is not None:
-                    response = app.error(fault["status"], "injected fault", fault["retry_after"])
+                    response = app.error(fault["status"], "injected fault", operation)
                     if fault["retry_after"] is not None:
                         response.headers["Retry-After"] = str(int(fault["retry_after"]) if float(fault["retry_after"]).is_integer() else fault["retry_after"])
                     return
-            response = handler(request) if handler else app.error(404, f"no such resource or method: {self.command} {request.path}")
+            response = handler(request) if handler else app.error(
+                404, f"no such resource or method: {self.command} {request.path}", operation)
             if fault and fault["drop"]:
                 # The operation took effect; its answer is lost on the way back.
                 note += " dropped"
@@ -268,7 +350,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         except Exception as error:
             log(app.name, "handler failed: " + "".join(traceback.format_exception_only(type(error), error)).strip())
             traceback.print_exc(file=sys.stderr)
-            response = app.error(500, "internal error in the fake")
+            response = app.error(500, "internal error in the fake", operation)
         finally:
             if response is not None:
                 self._send(response)

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 import fake_common
-from fake_common import App, Response
+from fake_common import App, Response, b64url, bearer_token
 
 # The algorithms keycoord's key types map to; each with its curve or modulus and digest.
 ALGORITHMS = {
@@ -57,6 +57,8 @@ HTTP_STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERM
                      404: "NOT_FOUND", 409: "ALREADY_EXISTS", 411: "INVALID_ARGUMENT",
                      413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL",
                      501: "UNIMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+OAUTH_FAULT_ERRORS = {400: "invalid_request", 401: "invalid_client", 429: "rate_limit_exceeded",
+                      503: "temporarily_unavailable"}
 STATUS_CODES = {"INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "OUT_OF_RANGE": 400,
                 "UNAUTHENTICATED": 401, "PERMISSION_DENIED": 403, "NOT_FOUND": 404, "ALREADY_EXISTS": 409,
                 "ABORTED": 409, "RESOURCE_EXHAUSTED": 429, "INTERNAL": 500, "UNIMPLEMENTED": 501,
@@ -156,10 +158,6 @@ def enum_field(field, value, path):
     raise RpcError("INVALID_ARGUMENT", f"Invalid value at '{path}', \"{value}\"")
 
 
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def b64url_decode(text):
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
@@ -214,7 +212,10 @@ class Filter:
                 raise RpcError("INVALID_ARGUMENT", f"Invalid filter: {text}")
             value = match.group(3)
             if value.startswith('"'):
-                value = json.loads(value)
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    raise RpcError("INVALID_ARGUMENT", f"Invalid filter: {text}") from None
             if match.group(1) in ("AND", "OR", "NOT"):
                 raise RpcError("INVALID_ARGUMENT", f"Invalid filter: {text}")
             self.terms.append((match.group(1), match.group(2), value))
@@ -254,18 +255,30 @@ class Version:
         self.protection_level = protection_level
         self.created = created
         self.ready_at = ready_at
-        kind, parameter, self.digest = ALGORITHMS[algorithm]
-        if kind == "ec":
-            self.private_key = ec.generate_private_key(parameter())
-        else:
-            self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=parameter)
+        _, _, self.digest = ALGORITHMS[algorithm]
+        self.private_key = None
+        self.generated = threading.Event()
+        # Generated off the request thread and outside the fake's lock, as Cloud KMS does it
+        # asynchronously: an RSA-4096 key takes a while, and must not stall other calls.
+        threading.Thread(target=self._generate, daemon=True).start()
         self.manual_state = None  # set once the version leaves generation: ENABLED, DISABLED, ...
         self.destroy_time = None
         self.destroy_event_time = None
 
+    def _generate(self):
+        kind, parameter, _ = ALGORITHMS[self.algorithm]
+        if kind == "ec":
+            self.private_key = ec.generate_private_key(parameter())
+        else:
+            self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=parameter)
+        self.generated_at = max(time.time(), self.ready_at)
+        self.generated.set()
+
     def state(self, now):
         if self.manual_state is None:
-            return "PENDING_GENERATION" if now < self.ready_at else "ENABLED"
+            if not self.generated.is_set() or now < self.generated_at:
+                return "PENDING_GENERATION"
+            return "ENABLED"
         if self.manual_state == "DESTROY_SCHEDULED" and now >= self.destroy_time:
             self.manual_state, self.destroy_event_time, self.private_key = "DESTROYED", self.destroy_time, None
         return self.manual_state
@@ -279,7 +292,7 @@ class Version:
         body = {"name": self.name, "state": state, "protectionLevel": self.protection_level,
                 "algorithm": self.algorithm, "createTime": timestamp(self.created)}
         if state != "PENDING_GENERATION":
-            body["generateTime"] = timestamp(self.ready_at)
+            body["generateTime"] = timestamp(self.generated_at)
         if self.destroy_time is not None:
             body["destroyTime"] = timestamp(self.destroy_time)
         if self.destroy_event_time is not None:
@@ -313,7 +326,6 @@ class GcpKmsFake(App):
     def __init__(self, port, options):
         self.base_url = f"http://127.0.0.1:{port}"
         self.pending_seconds = options.pending_seconds
-        self.token_ttl = options.token_ttl
         self.project = options.project
         self.client_email = f"{options.service_account}@{options.project}.iam.gserviceaccount.com"
         self.audience = options.audience
@@ -323,8 +335,7 @@ class GcpKmsFake(App):
         self.subject_token = options.accept_subject_token or "subject-" + secrets.token_urlsafe(24)
         self.key_rings = {}
         self.crypto_keys = {}
-        self.tokens = {}
-        self.tokens_issued = {"jwt-bearer": 0, "metadata": 0, "sts": 0}
+        self.tokens = fake_common.TokenStore("ya29.fake-", options.token_ttl, ("jwt-bearer", "metadata", "sts"))
         self.routes = [
             ("POST", re.compile(rf"^{LOCATION}/keyRings$"), "createKeyRing", self.create_key_ring),
             ("GET", re.compile(rf"^{LOCATION}/keyRings$"), "listKeyRings", self.list_key_rings),
@@ -369,7 +380,11 @@ class GcpKmsFake(App):
 
     # -- App --------------------------------------------------------------------------------
 
-    def error(self, status, message, retry_after=None):
+    def error(self, status, message, operation=None):
+        if operation in ("token", "stsToken"):
+            return self.oauth_response(OAuthError(OAUTH_FAULT_ERRORS.get(status, "server_error"), message, status))
+        if operation == "metadata":
+            return Response(status, message + "\n", "text/plain", {"Metadata-Flavor": "Google"})
         return self.rpc_response(RpcError(HTTP_STATUS_NAMES.get(status, "UNKNOWN"), message, status))
 
     @staticmethod
@@ -424,10 +439,9 @@ class GcpKmsFake(App):
             if request.method != method:
                 return self.oauth_response(OAuthError("invalid_request", f"{request.method} is not supported", 405))
             try:
-                form = urllib.parse.parse_qs(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+                fields = fake_common.form_fields(request.body)
             except UnicodeDecodeError:
                 return self.oauth_response(OAuthError("invalid_request", "the body is not UTF-8"))
-            fields = {k: v[-1] for k, v in form.items()}
             try:
                 return Response(200, handler(fields))
             except OAuthError as error:
@@ -455,7 +469,7 @@ class GcpKmsFake(App):
                 "cryptoKeys": {name: dict(key.resource(), versions={v.name.rsplit("/", 1)[1]: v.resource(now)["state"]
                                                                      for v in key.versions.values()})
                                for name, key in self.crypto_keys.items()},
-                "tokensIssued": dict(self.tokens_issued),
+                "tokensIssued": self.tokens.issued(),
                 "serviceAccount": self.client_email,
             }
 
@@ -466,26 +480,19 @@ class GcpKmsFake(App):
                 self.crypto_keys.clear()
             if options.get("keys") or options.get("tokens"):
                 self.tokens.clear()
-                self.tokens_issued = dict.fromkeys(self.tokens_issued, 0)
 
     # -- tokens -----------------------------------------------------------------------------
 
-    def issue_token(self, source, principal):
-        token = "ya29.fake-" + secrets.token_urlsafe(32)
-        with self.lock:
-            self.tokens[token] = {"expires": time.time() + self.token_ttl, "principal": principal}
-            self.tokens_issued[source] += 1
-        return {"access_token": token, "expires_in": int(self.token_ttl), "token_type": "Bearer"}
+    def issue_token(self, source):
+        return {"access_token": self.tokens.issue(source), "expires_in": int(self.tokens.ttl), "token_type": "Bearer"}
 
     def authenticate(self, request):
-        header = request.header("Authorization") or ""
-        scheme, _, credential = header.partition(" ")
-        if scheme.lower() == "bearer" and credential:
-            with self.lock:
-                issued = self.tokens.get(credential)
-            if issued and issued["expires"] > time.time():
+        credential = bearer_token(request)
+        if credential:
+            known = self.tokens.check(credential)
+            if known == "valid":
                 return
-            if issued is None and credential.count(".") == 2:
+            if known == "unknown" and credential.count(".") == 2:
                 try:
                     self.verify_service_account_jwt(credential, self_signed=True)
                     return
@@ -537,7 +544,7 @@ class GcpKmsFake(App):
         if not form.get("assertion"):
             raise OAuthError("invalid_request", "Missing required parameter: assertion")
         claims = self.verify_service_account_jwt(form["assertion"], self_signed=False)
-        return self.issue_token("jwt-bearer", claims["iss"])
+        return self.issue_token("jwt-bearer")
 
     def sts_exchange(self, form):
         if form.get("grant_type") != TOKEN_EXCHANGE:
@@ -551,7 +558,7 @@ class GcpKmsFake(App):
             raise OAuthError("invalid_target", "The target service indicated by the \"audience\" parameters is invalid.")
         if not secrets.compare_digest(form["subject_token"].encode(), self.subject_token.encode()):
             raise OAuthError("invalid_grant", "The subject token is not accepted.")
-        answer = self.issue_token("sts", "principal://" + self.audience.lstrip("/"))
+        answer = self.issue_token("sts")
         answer["issued_token_type"] = ACCESS_TOKEN_TYPE
         return answer
 
@@ -571,7 +578,7 @@ class GcpKmsFake(App):
             if account not in ("default", self.client_email):
                 return Response(404, "Not Found\n", "text/plain", headers)
             if leaf == "token":
-                return Response(200, self.issue_token("metadata", self.client_email), headers=headers)
+                return Response(200, self.issue_token("metadata"), headers=headers)
             if leaf == "email":
                 return Response(200, self.client_email, "application/text", headers)
             if leaf == "scopes":

@@ -392,3 +392,46 @@ def test_token_ttl_expires_tokens(start_fake):
     assert requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
     time.sleep(0.4)  # the token's lifetime has to pass; there is no event to wait for
     assert requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 401
+
+
+def test_garbage_does_not_stop_the_fake(fake, client, key_ring):
+    import socket
+    for payload in (b"NOT HTTP AT ALL\r\n\r\n", b"NOT HTTP\r\n\r\n", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+                    b"POST /token HTTP/1.1\r\nContent-Length: -5\r\n\r\n", b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", fake.port), timeout=5) as raw:
+            raw.sendall(payload)
+            raw.shutdown(socket.SHUT_WR)
+            assert raw.recv(1024), "a malformed request still gets an answer"
+    assert client.get_key_ring(name=key_ring).name == key_ring
+
+
+HOSTILE_VALUES = [None, True, 0, -1, 2 ** 70, 1.5, "", "x" * 300, "%00", [], [[]], {}, {"a": {}}, ["ENABLED"]]
+
+
+def test_hostile_fields_get_4xx_never_5xx(fake, client, key_ring):
+    token = requests.get(fake.url + "/computeMetadata/v1/instance/service-accounts/default/token",
+                         headers={"Metadata-Flavor": "Google"}, timeout=10).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    key = create_key(client, key_ring, "hostile", Algorithm.EC_SIGN_P256_SHA256)
+    version = wait_enabled(client, key.name + "/cryptoKeyVersions/1")
+    valid_key = {"purpose": "ASYMMETRIC_SIGN", "versionTemplate": {"algorithm": "EC_SIGN_P256_SHA256"},
+                 "labels": {"a": "b"}, "destroyScheduledDuration": "86400s"}
+    valid_sign = {"digest": {"sha256": base64.b64encode(b"\0" * 32).decode()}, "digestCrc32c": "0"}
+    cases = []
+    for value in HOSTILE_VALUES:
+        for field in valid_key:
+            cases.append((f"/v1/{key_ring}/cryptoKeys?cryptoKeyId=h{len(cases)}", "POST", {**valid_key, field: value}))
+        cases.append((f"/v1/{key_ring}/cryptoKeys?cryptoKeyId=h{len(cases)}", "POST",
+                      {**valid_key, "versionTemplate": {"algorithm": value}}))
+        cases.append((f"/v1/{key_ring}/cryptoKeys?cryptoKeyId=h{len(cases)}", "POST", {**valid_key, "labels": {"k": value}}))
+        for field in valid_sign:
+            cases.append((f"/v1/{version.name}:asymmetricSign", "POST", {**valid_sign, field: value}))
+        cases.append((f"/v1/{version.name}:asymmetricSign", "POST", {"digest": {"sha256": value}}))
+        cases.append((f"/v1/{key.name}?updateMask=labels", "PATCH", {"labels": value}))
+        cases.append((f"/v1/{version.name}?updateMask=state", "PATCH", {"state": value}))
+    for path, method, body in cases:
+        answer = requests.request(method, fake.url + path, json=body, headers=auth, timeout=10)
+        if answer.status_code == 200:
+            continue  # a value that happens to be valid (e.g. labels {} or a null field)
+        assert 400 <= answer.status_code < 500, (path, body, answer.status_code, answer.text)
+        assert answer.json()["error"]["status"] in ("INVALID_ARGUMENT", "FAILED_PRECONDITION"), answer.text
