@@ -34,7 +34,7 @@ import Testing
     func verifyWithPython(_ jws: String, publicKey: [UInt8]) async throws -> Bool {
         struct Verdict: Decodable { var valid: Bool }
         let input = try JSONSerialization.data(withJSONObject: ["jws": jws, "spki_der_b64": PEM.base64(publicKey)])
-        return try JSONDecoder().decode(Verdict.self, from: await AWSTestSupport.runPython("aws_verify_jws.py", input: input)).valid
+        return try JSONDecoder().decode(Verdict.self, from: await AWSTestSupport.runPython("verify_jws.py", input: input)).valid
     }
 
     @Test func createPublishListSignDestroy() async throws {

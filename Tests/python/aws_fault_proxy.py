@@ -13,7 +13,8 @@ Faults:
   "delay:S"        wait S seconds, then forward
   "lost:S"         forward (moto performs the call), then wait S seconds before answering,
                    so a client with a shorter timeout never sees the answer
-Prints "READY <port>" once listening. GET /_stats returns {operation: requests seen}.
+Prints "READY <port>" once listening. GET /_stats returns {operation: requests seen};
+POST /_plan with a JSON plan appends its faults to the running plan.
 """
 import http.client
 import json
@@ -70,6 +71,12 @@ class Proxy(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path == "/_plan":
+            with LOCK:
+                for op, faults in json.loads(body).items():
+                    PLAN.setdefault(op, []).extend(faults)
+            self.reply(200, b"{}", "application/json")
+            return
         target = self.headers.get("X-Amz-Target", "")
         operation = target.split(".")[-1] if target else "?"
         fault = next_fault(operation)

@@ -209,7 +209,7 @@ public final class GCPKMSBackend: KeyBackend {
         guard SafeName.isTrustDomain(trustDomain) else {
             throw CoordinationError.invalid("trust domain must be a DNS-like name of lowercase letters, digits, '-', '_' and '.'")
         }
-        let filter = "labels.\(GCPLabels.trustDomain)=\(GCPLabels.encodeTrustDomain(trustDomain))"
+        let filter = "labels.\(GCPLabels.trustDomain)=\"\(GCPLabels.encodeTrustDomain(trustDomain))\""
         var keys: [GCPKMSAPI.CryptoKey] = []
         var pageToken: String?
         repeat {

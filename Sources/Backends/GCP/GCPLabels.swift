@@ -2,14 +2,15 @@ import Crypto
 
 /// The labels keycoord puts on Cloud KMS crypto keys, and how values are encoded to fit
 /// label rules (keys and values of lowercase letters, digits, `_` and `-`, at most 63
-/// characters): a trust domain has dots, so its label is a hash (see docs/gcp.md).
+/// characters): a trust domain has dots, so its label is a hash (see docs/gcp.md). Keys
+/// use `_`, not `-`: list filters (AIP-160) take `labels.keycoord_td=…` as one field path.
 enum GCPLabels {
-    static let trustDomain = "keycoord-td"
+    static let trustDomain = "keycoord_td"
     /// The trust domain with dots as `_`, for people reading the console; never matched on.
-    static let trustDomainName = "keycoord-td-name"
-    static let keyType = "keycoord-key-type"
-    static let state = "keycoord-state"
-    static let kid = "keycoord-kid"
+    static let trustDomainName = "keycoord_td_name"
+    static let keyType = "keycoord_key_type"
+    static let state = "keycoord_state"
+    static let kid = "keycoord_kid"
 
     /// The first 32 hex digits (128 bits) of SHA-256 over the trust domain.
     static func encodeTrustDomain(_ trustDomain: String) -> String {

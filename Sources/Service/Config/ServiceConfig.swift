@@ -84,6 +84,16 @@ public struct ServiceConfig: Sendable, Equatable {
     public var awsProfile = ""
     public var awsAliasTemplate = "alias/keycoord/{trust_domain}/{key_type}"
     public var awsDeletionWindowDays = 30
+    /// GCP Cloud KMS backend: project (required), location, key ring and whether keycoord
+    /// may create it, crypto key id template, endpoint override, credentials file, protection level.
+    public var gcpProject = ""
+    public var gcpLocation = "global"
+    public var gcpKeyRing = "keycoord"
+    public var gcpCreateKeyRing = true
+    public var gcpKeyIDTemplate = "keycoord-{trust_domain}-{key_type}"
+    public var gcpEndpoint = ""
+    public var gcpCredentialsFile = ""
+    public var gcpProtectionLevel = "SOFTWARE"
 
     public init() {}
 
@@ -141,6 +151,8 @@ public struct ServiceConfig: Sendable, Equatable {
         if !(0...4096).contains(postgresLeaseSpares) { try fail("postgres-lease-spares must be between 0 and 4096") }
         if postgresIdleTimeout < .seconds(1) { try fail("postgres-idle-timeout must be at least 1s") }
         if !(7...30).contains(awsDeletionWindowDays) { try fail("aws-deletion-window-days must be between 7 and 30") }
+        if backend == .gcpKMS && gcpProject.isEmpty { try fail("backend gcp-kms needs gcp-project (the Google Cloud project id)") }
+        if !["SOFTWARE", "HSM"].contains(gcpProtectionLevel) { try fail("gcp-protection-level must be SOFTWARE or HSM") }
         if publicTLSCert.isEmpty != publicTLSKey.isEmpty {
             try fail("public-tls-cert and public-tls-key must be set together (got only \(publicTLSCert.isEmpty ? "public-tls-key" : "public-tls-cert"))")
         }

@@ -130,6 +130,21 @@ public enum ServiceSettings {
         string("aws-profile", "Shared config/credentials profile (else AWS_PROFILE)", \.awsProfile),
         string("aws-alias-template", "Alias of the current key per trust domain and key type", \.awsAliasTemplate),
         integer("aws-deletion-window-days", "ScheduleKeyDeletion window, 7 to 30 days", \.awsDeletionWindowDays),
+        string("gcp-project", "Google Cloud project of the Cloud KMS backend (required with gcp-kms)", \.gcpProject),
+        string("gcp-location", "Cloud KMS location of the key ring (global, us-east1, europe…)", \.gcpLocation),
+        string("gcp-key-ring", "Cloud KMS key ring id", \.gcpKeyRing),
+        ServiceSetting(name: "gcp-create-key-ring", help: "Create the key ring when absent (true) or require it to exist (false)",
+                       repeatable: false) { config, values in
+            switch values.last ?? "" {
+            case "true": config.gcpCreateKeyRing = true
+            case "false": config.gcpCreateKeyRing = false
+            case let text: throw ConfigError("gcp-create-key-ring: \"\(text)\" is not true or false")
+            }
+        },
+        string("gcp-key-id-template", "Crypto key id per mint: {trust_domain}, {key_type}; a random suffix is appended", \.gcpKeyIDTemplate),
+        string("gcp-endpoint", "Cloud KMS endpoint override (default https://cloudkms.googleapis.com)", \.gcpEndpoint),
+        string("gcp-credentials-file", "Google credentials file (service_account or external_account) used instead of the standard chain", \.gcpCredentialsFile),
+        string("gcp-protection-level", "Protection level of new keys: SOFTWARE or HSM", \.gcpProtectionLevel),
     ]
 
     public static func named(_ name: String) -> ServiceSetting? { all.first { $0.name == name } }

@@ -184,8 +184,15 @@ public final class KeycoordService: Sendable {
             aws.aliasTemplate = config.awsAliasTemplate
             aws.deletionWindowDays = config.awsDeletionWindowDays
             return try AWSKMSBackend(config: aws)
-        case .gcpKMS, .azureKeyVault:
-            throw ConfigError("backend \(config.backend.rawValue) is not available in this release; use disk or aws-kms")
+        case .gcpKMS:
+            let gcp = GCPKMSConfig(project: config.gcpProject, location: config.gcpLocation, keyRing: config.gcpKeyRing,
+                                   createKeyRing: config.gcpCreateKeyRing, keyIDTemplate: config.gcpKeyIDTemplate,
+                                   endpoint: config.gcpEndpoint.isEmpty ? nil : config.gcpEndpoint,
+                                   credentialsFile: config.gcpCredentialsFile.isEmpty ? nil : config.gcpCredentialsFile,
+                                   protectionLevel: config.gcpProtectionLevel)
+            return try GCPKMSBackend(config: gcp)
+        case .azureKeyVault:
+            throw ConfigError("backend \(config.backend.rawValue) is not available in this release; use disk, aws-kms or gcp-kms")
         }
     }
 }

@@ -440,6 +440,9 @@ def serve(args, make_app, tls_context=None):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # A child inherits its parent thread's signal mask; Swift's Foundation starts processes
+    # from Dispatch threads that block SIGTERM, which would make the fake unstoppable.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     write_atomically(args.port_file, f"{port}\n", 0o644)
     log(server.app.name, f"listening on 127.0.0.1:{port}")
     server.serve_forever(poll_interval=0.1)

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Verifies a JWS (compact serialization) with the `cryptography` package, independently
-of keycoord's own crypto. stdin: JSON {jws, spki_der_b64}. stdout: JSON {valid, alg}."""
+of keycoord's own crypto, and computes SPIRE's kid of the key (lowercase hex SHA-1 of the
+SubjectPublicKeyInfo's subjectPublicKey bits: the uncompressed EC point, or the PKCS #1
+RSAPublicKey). stdin: JSON {jws, spki_der_b64}. stdout: JSON {valid, alg, spire_kid}."""
+import hashlib
 import base64
 import json
 import sys
@@ -9,7 +12,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.hazmat.primitives.serialization import load_der_public_key
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
 
 
 def b64url(text):
@@ -37,7 +40,11 @@ def main():
         valid = True
     except InvalidSignature:
         valid = False
-    json.dump({"valid": valid, "alg": alg}, sys.stdout)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        bits = key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    else:
+        bits = key.public_bytes(Encoding.DER, PublicFormat.PKCS1)
+    json.dump({"valid": valid, "alg": alg, "spire_kid": hashlib.sha1(bits).hexdigest()}, sys.stdout)
 
 
 if __name__ == "__main__":
