@@ -5,8 +5,8 @@ import TestSupport
 @testable import Backends
 
 /// The backend conformance suite (Tests/TestSupport/BackendConformance.swift) against
-/// every backend: disk, AWS KMS on moto (faults through the fault proxy), GCP Cloud KMS on
-/// its protocol fake, and each cloud backend over its in-memory client.
+/// every backend: disk, AWS KMS on moto (faults through the fault proxy), GCP Cloud KMS and
+/// Azure Key Vault on their protocol fakes, and each cloud backend over its in-memory client.
 @Suite struct BackendConformanceTests {
     static let withoutFaults = BackendConformance.Check.allCases.filter { !$0.needsFaults }
 
@@ -36,6 +36,13 @@ import TestSupport
         let fake = try await GCPTestSupport.fake()
         defer { fake.stop() }
         try await BackendConformance(faults: GCPTestSupport.Faults(fake: fake)) { try GCPTestSupport.backend(fake) }.run(check)
+    }
+
+    @Test(arguments: BackendConformance.Check.allCases)
+    func azureOnItsFake(_ check: BackendConformance.Check) async throws {
+        let fake = try await AzureTestSupport.fake()
+        defer { fake.stop() }
+        try await BackendConformance(faults: AzureTestSupport.Faults(fake: fake)) { try AzureTestSupport.backend(fake) }.run(check)
     }
 }
 
