@@ -5,7 +5,7 @@ import PackageDescription
 // Core → Crypto → COpenSSL. Core performs no I/O; Stores and Backends implement its protocols.
 let package = Package(
     name: "keycoord",
-    platforms: [.macOS(.v14)],
+    // Linux only: the event loops are built on epoll (README, "Platforms").
     products: [
         .executable(name: "keycoord", targets: ["keycoord"]),
     ],
@@ -19,13 +19,15 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         .target(name: "Crypto", dependencies: ["COpenSSL"]),
+        // JSON text: the one string escaper, and a deterministic writer for Encodable values.
+        .target(name: "JSON"),
         .target(name: "CHTTPShims"),
         .target(name: "EventIO"),
         .target(name: "HTTP", dependencies: [
-            "CHTTPShims", "COpenSSL", "Crypto", "EventIO",
+            "CHTTPShims", "COpenSSL", "Crypto", "EventIO", "JSON",
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
-        .target(name: "Core", dependencies: ["Crypto"]),
+        .target(name: "Core", dependencies: ["Crypto", "JSON"]),
         // Durable POSIX file operations (atomic replace, flock, 0700/0600) shared by the
         // file store and the disk backend, which may not import each other.
         .target(name: "FileSupport"),
@@ -34,7 +36,7 @@ let package = Package(
         .target(name: "Backends", dependencies: ["COpenSSL", "Core", "Crypto", "FileSupport",
                                                  .product(name: "Logging", package: "swift-log")]),
         .target(name: "Service", dependencies: [
-            "HTTP", "Core", "Crypto", "Stores", "Backends", "FileSupport",
+            "HTTP", "Core", "Crypto", "JSON", "Stores", "Backends", "FileSupport",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -53,6 +55,8 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["Crypto", "Core"], path: "Tests/TestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),
+        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "EventIO", "TestSupport"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "Crypto", "TestSupport"]),
         // A child process for the file store's crash tests (killed with SIGKILL mid-operation).

@@ -91,3 +91,34 @@ final class AWSFaultProxy: BackendConformance.Faults, @unchecked Sendable {
         try await plan([Self.operation(operation): ["denied"]])
     }
 }
+
+/// The AWS backend's decisions over the in-memory KMS: the conformance checks without a
+/// server, and a key whose DescribeKey has no CreationDate.
+@Suite struct AWSKMSBackendLogicTests {
+    func backend(_ kms: InMemoryAWSKMS) throws -> AWSKMSBackend {
+        try AWSKMSBackend(config: AWSKMSConfig(region: "us-east-1", deletionWindowDays: 7), client: kms, region: "us-east-1",
+                          endpoint: URL(string: "http://memory")!)
+    }
+
+    @Test(arguments: BackendConformanceTests.withoutFaults)
+    func conformance(_ check: BackendConformance.Check) async throws {
+        let kms = InMemoryAWSKMS()
+        try await BackendConformance { try backend(kms) }.run(check)
+    }
+
+    @Test func aKeyWithoutCreationDateIsNeverTakenForAStalePendingKey() async throws {
+        let kms = InMemoryAWSKMS()
+        let backend = try backend(kms)
+        let key = try await backend.create(keyType: .ecP256, trustDomain: "ageless.example.org")
+        kms.omitCreationDate = true
+        let listed = try await backend.list(trustDomain: "ageless.example.org")
+        #expect(listed.map(\.ref) == [key.ref] && listed.first?.createdAt == nil && listed.first?.mark == .pending)
+        // Core's reconciler, from a clock far past any grace: the key of unknown age stays.
+        var config = CoordinatorConfig(trustDomain: "ageless.example.org", instanceID: "t")
+        config.pendingGrace = .seconds(3600)
+        let later = try Coordinator(config: config, store: InMemoryStore(), backend: backend,
+                                    clock: { Date().addingTimeInterval(30 * 86_400) })
+        #expect(try await later.reconcile() == 0)
+        #expect(try await backend.list(trustDomain: "ageless.example.org").map(\.ref) == [key.ref])
+    }
+}

@@ -105,14 +105,12 @@ final class ServeProcess: @unchecked Sendable {
 
     /// `drainStderr` false: after the start-up line nobody reads the child's standard error,
     /// as with a stalled log collector; the pipe fills up.
-    /// `environment` is added to the test's own (cloud credentials).
-    static func start(stateDir: String, instance: String, extra: [String] = [], drainStderr: Bool = true,
-                      environment: [String: String] = [:]) throws -> ServeProcess {
+    /// `environment` adds to (or overrides) the test process's environment.
+    static func start(stateDir: String, instance: String, extra: [String] = [], environment: [String: String] = [:],
+                      drainStderr: Bool = true) throws -> ServeProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.arguments = ["serve", "--state-dir", stateDir, "--public-listen", "127.0.0.1:0", "--control-listen", "127.0.0.1:0",
                              "--instance-id", instance, "--log-format", "json"] + extra
         let errors = Pipe()

@@ -189,6 +189,8 @@ class AzureKeyVaultFake(App):
         self.assertion = options.accept_assertion or "federated-" + secrets.token_urlsafe(24)
         self.recoverable_days = options.recoverable_days
         self.lock = threading.RLock()
+        # Both by the name in lower case: Key Vault compares object names case-insensitively.
+        # Each version keeps the name as its key was first created.
         self.keys = {}      # name -> [KeyVersion, ...] oldest first
         self.deleted = {}   # name -> {"versions": [...], "deletedDate": t, "scheduledPurgeDate": t}
         self.tokens = fake_common.TokenStore("eyJ.fake-kv-", options.token_ttl,
@@ -295,11 +297,11 @@ class AzureKeyVaultFake(App):
                 return {"version": version.version, "kty": version.kty, "crv": version.crv, "key_size": version.size,
                         "enabled": version.enabled, "tags": dict(version.tags), "key_ops": list(version.key_ops)}
             return {
-                "keys": {name: [describe(v) for v in versions] for name, versions in self.keys.items()},
-                "deletedKeys": {name: {"versions": [describe(v) for v in entry["versions"]],
+                "keys": {versions[0].name: [describe(v) for v in versions] for versions in self.keys.values()},
+                "deletedKeys": {entry["versions"][0].name: {"versions": [describe(v) for v in entry["versions"]],
                                        "deletedDate": entry["deletedDate"],
                                        "scheduledPurgeDate": entry["scheduledPurgeDate"]}
-                                for name, entry in self.deleted.items()},
+                                for entry in self.deleted.values()},
                 "tokensIssued": self.tokens.issued(),
                 "tenant": self.tenant, "clientId": self.client_id,
             }
@@ -423,7 +425,7 @@ class AzureKeyVaultFake(App):
                                               "correct recovery command.")
 
     def find(self, name, version):
-        versions = self.keys.get(name)
+        versions = self.keys.get(name.lower())
         if not versions:
             raise self.not_found(name)
         if not version:
@@ -497,14 +499,16 @@ class AzureKeyVaultFake(App):
         with self.lock:
             self.check_not_deleted(name)
         # Generated outside the lock: an RSA-4096 key takes a while and must not stall other calls.
+        with self.lock:
+            name = self.keys[name.lower()][0].name if name.lower() in self.keys else name
         version = KeyVersion(name, uuid.uuid4().hex, kty, crv, size, key_ops, attributes, tags)
         with self.lock:
             self.check_not_deleted(name)
-            self.keys.setdefault(name, []).append(version)
+            self.keys.setdefault(name.lower(), []).append(version)
             return 200, self.bundle(version)
 
     def check_not_deleted(self, name):
-        if name in self.deleted:
+        if name.lower() in self.deleted:
             raise VaultError(409, "Conflict", f"Key {name} is currently in a deleted but recoverable state, and its "
                                               "name cannot be reused; in this state, the key can only be recovered or "
                                               "purged.", "ObjectIsDeletedButRecoverable")
@@ -532,9 +536,9 @@ class AzureKeyVaultFake(App):
         return self.page(request, [self.item(self.keys[n][-1], False) for n in sorted(self.keys)], "/keys")
 
     def list_versions(self, request, body, name):
-        if name not in self.keys:
+        if name.lower() not in self.keys:
             raise self.not_found(name)
-        return self.page(request, [self.item(v, True) for v in self.keys[name]], f"/keys/{name}/versions")
+        return self.page(request, [self.item(v, True) for v in self.keys[name.lower()]], f"/keys/{name}/versions")
 
     def update_key(self, request, body, name, version):
         target = self.find(name, version)
@@ -614,46 +618,46 @@ class AzureKeyVaultFake(App):
             return 200, {"value": False}
         return 200, {"value": True}
 
-    def deleted_bundle(self, name, entry, full=True):
+    def deleted_bundle(self, entry, full=True):
         latest = entry["versions"][-1]
         body = self.bundle(latest) if full else self.item(latest, False)
-        body.update(recoveryId=f"{self.base_url}/deletedkeys/{name}", deletedDate=entry["deletedDate"],
+        body.update(recoveryId=f"{self.base_url}/deletedkeys/{latest.name}", deletedDate=entry["deletedDate"],
                     scheduledPurgeDate=entry["scheduledPurgeDate"])
         return body
 
     def delete_key(self, request, body, name):
-        if name not in self.keys:
+        if name.lower() not in self.keys:
             raise self.not_found(name)
         now = int(time.time())
-        entry = {"versions": self.keys.pop(name), "deletedDate": now,
+        entry = {"versions": self.keys.pop(name.lower()), "deletedDate": now,
                  "scheduledPurgeDate": now + self.recoverable_days * 86400}
-        self.deleted[name] = entry
-        return 200, self.deleted_bundle(name, entry)
+        self.deleted[name.lower()] = entry
+        return 200, self.deleted_bundle(entry)
 
     def deleted_entry(self, name):
-        if name not in self.deleted:
+        if name.lower() not in self.deleted:
             raise VaultError(404, "KeyNotFound", f"Deleted Key not found: {name}")
-        return self.deleted[name]
+        return self.deleted[name.lower()]
 
     def get_deleted(self, request, body, name):
-        return 200, self.deleted_bundle(name, self.deleted_entry(name))
+        return 200, self.deleted_bundle(self.deleted_entry(name))
 
     def list_deleted(self, request, body):
-        return self.page(request, [self.deleted_bundle(n, self.deleted[n], full=False) for n in sorted(self.deleted)],
+        return self.page(request, [self.deleted_bundle(self.deleted[n], full=False) for n in sorted(self.deleted)],
                          "/deletedkeys")
 
     def purge_deleted(self, request, body, name):
         self.deleted_entry(name)
-        del self.deleted[name]
+        del self.deleted[name.lower()]
         return 204, None
 
     def recover_deleted(self, request, body, name):
         entry = self.deleted_entry(name)
-        if name in self.keys:
+        if name.lower() in self.keys:
             raise VaultError(409, "Conflict", f"Key {name} already exists.")
-        self.keys[name] = entry["versions"]
-        del self.deleted[name]
-        return 200, self.bundle(self.keys[name][-1])
+        self.keys[name.lower()] = entry["versions"]
+        del self.deleted[name.lower()]
+        return 200, self.bundle(entry["versions"][-1])
 
 
 def main():

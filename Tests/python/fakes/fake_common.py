@@ -23,6 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 # Bodies above this are refused with 413 before they are read: a fake must not be made to
 # buffer whatever a client sends. Both APIs' largest legitimate body is a few KiB.
 DEFAULT_MAX_BODY_BYTES = 1 << 20
+# Each open connection holds a thread; a client (or a bug) opening thousands must not be
+# able to exhaust the fake.
+DEFAULT_MAX_CONNECTIONS = 256
 # A refused body up to this size is read and dropped before the 413, so the client sees the
 # answer; past it the connection is just closed.
 DISCARD_LIMIT_BYTES = 64 << 20
@@ -218,10 +221,12 @@ class FakeServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address, app, max_body_bytes, tls_context=None):
+    def __init__(self, address, app, max_body_bytes, max_connections, tls_context=None):
         super().__init__(address, FakeHandler)
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # One thread per connection: past this many, a new connection is closed at once.
+        self.connection_slots = threading.BoundedSemaphore(max_connections)
         self.tls_context = tls_context
         self.faults = FaultPlan()
         self.counts_lock = threading.Lock()
@@ -237,6 +242,18 @@ class FakeServer(ThreadingHTTPServer):
             # slow or broken client cannot hold up accept().
             sock = self.tls_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, address
+
+    def verify_request(self, request, client_address):
+        if self.connection_slots.acquire(blocking=False):
+            return True
+        log(self.app.name, f"connection {client_address[0]}:{client_address[1]} refused: at the connection limit")
+        return False
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connection_slots.release()
 
     def handle_error(self, request, client_address):
         kind, value, _ = sys.exc_info()
@@ -423,13 +440,17 @@ def base_arguments(description):
     parser.add_argument("--state-dir", help="directory for the generated credential files")
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES,
                         help=f"larger request bodies get 413 (default {DEFAULT_MAX_BODY_BYTES})")
+    parser.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS,
+                        help=f"open connections served at once; more are closed (default {DEFAULT_MAX_CONNECTIONS})")
     return parser
 
 
 def serve(args, make_app, tls_context=None):
     """Binds, builds the app (which needs the port for its URLs), writes the port file,
     serves until SIGTERM/SIGINT, and returns 0 after a clean stop."""
-    server = FakeServer(("127.0.0.1", args.port), None, args.max_body_bytes, tls_context)
+    if args.max_connections < 1:
+        raise SystemExit("--max-connections must be at least 1")
+    server = FakeServer(("127.0.0.1", args.port), None, args.max_body_bytes, args.max_connections, tls_context)
     port = server.server_address[1]
     server.app = make_app(port)
 

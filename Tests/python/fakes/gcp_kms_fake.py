@@ -75,6 +75,8 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 # google-auth puts Google's token URI in aud whatever token_uri says, and Google takes it.
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+# What the URL credential source wants, so a client is seen to send the configured headers.
+SUBJECT_TOKEN_HEADER = "X-Subject-Token-Request"
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 # Google refuses grants whose JWT lives longer than an hour, or is dated too far off.
 MAX_ASSERTION_LIFETIME = 3600
@@ -377,6 +379,11 @@ class GcpKmsFake(App):
             "universe_domain": "googleapis.com",
         }
         fake_common.write_atomically(os.path.join(directory, "external-account.json"), json.dumps(external_account, indent=2))
+        external_account["credential_source"] = {
+            "url": self.base_url + "/subject-token?format=json", "headers": {SUBJECT_TOKEN_HEADER: "true"},
+            "format": {"type": "json", "subject_token_field_name": "id_token"}}
+        fake_common.write_atomically(os.path.join(directory, "external-account-url.json"),
+                                     json.dumps(external_account, indent=2))
 
     # -- App --------------------------------------------------------------------------------
 
@@ -407,6 +414,8 @@ class GcpKmsFake(App):
             return "stsToken", self.oauth_handler(self.sts_exchange, "POST")
         if path.startswith("/computeMetadata/"):
             return "metadata", self.metadata
+        if path == "/subject-token":
+            return "subjectToken", self.subject_token_source
         for method, pattern, operation, handler in self.routes:
             match = pattern.match(path)
             if match and method == request.method:
@@ -561,6 +570,17 @@ class GcpKmsFake(App):
         answer = self.issue_token("sts")
         answer["issued_token_type"] = ACCESS_TOKEN_TYPE
         return answer
+
+    def subject_token_source(self, request):
+        """A URL credential source for workload identity federation, as an identity provider
+        on the workload's host serves it: the subject token, as text or ?format=json."""
+        if request.method != "GET":
+            return Response(405, "Method not allowed\n", "text/plain")
+        if request.header(SUBJECT_TOKEN_HEADER) != "true":
+            return Response(400, f"Missing {SUBJECT_TOKEN_HEADER}: true header.\n", "text/plain")
+        if request.param("format") == "json":
+            return Response(200, {"id_token": self.subject_token})
+        return Response(200, self.subject_token, "text/plain")
 
     def metadata(self, request):
         """The metadata server paths google-auth's compute_engine credentials read."""

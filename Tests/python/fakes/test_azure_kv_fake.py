@@ -140,6 +140,14 @@ def test_delete_get_deleted_purge_and_recover(kv, client):
     assert recovered.name == "phoenix" and client.get_key("phoenix").id == recovered.id
 
 
+def test_names_compare_case_insensitively(client):
+    created = client.create_ec_key("Mixed-Case", curve="P-256")
+    assert client.get_key("mixed-case").id == created.id
+    again = client.create_ec_key("MIXED-CASE", curve="P-256")
+    assert again.name == "Mixed-Case", "a new version keeps the name as first created"
+    assert len(list(client.list_properties_of_key_versions("mixed-CASE"))) == 2
+
+
 def test_key_not_found_and_bad_name(client):
     with pytest.raises(ResourceNotFoundError) as missing:
         client.get_key("absent")
@@ -318,3 +326,14 @@ def test_hostile_fields_get_4xx_never_5xx(kv, client, credential):
             continue  # a value that happens to be valid (e.g. tags {} or a null field)
         assert 400 <= answer.status_code < 500, (path, body, answer.status_code, answer.text)
         assert answer.json()["error"]["code"] in ("BadParameter", "Forbidden"), answer.text
+
+
+def test_given_certificate_instead_of_a_generated_one(kv, start_fake):
+    """--tls-cert/--tls-key serve that certificate; here the first fake's, so its CA trusts it."""
+    given = start_fake("azure_kv_fake.py", "--tls-cert", os.path.join(kv.state_dir, "server.pem"),
+                       "--tls-key", os.path.join(kv.state_dir, "server-key.pem"), scheme="https")
+    assert not os.path.exists(os.path.join(given.state_dir, "ca.pem"))
+    answer = requests.get(given.url + "/keys?api-version=7.4", verify=kv.ca_file, timeout=10)
+    assert answer.status_code == 401
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(given.url + "/keys?api-version=7.4", timeout=10)  # the system trust store does not know it

@@ -29,7 +29,7 @@ SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 LOCATION = "projects/fake-project/locations/us-east1"
 Algorithm = kms_v1.CryptoKeyVersion.CryptoKeyVersionAlgorithm
 State = kms_v1.CryptoKeyVersion.CryptoKeyVersionState
-ENABLE_TIMEOUT = 10
+ENABLE_TIMEOUT = 30  # a bound for RSA-4096 generation on a loaded machine, not a wait
 HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384}
 
 
@@ -373,6 +373,17 @@ def test_external_account_through_sts(fake, key_ring):
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
 
 
+def test_external_account_with_url_source(fake, key_ring):
+    credentials = identity_pool.Credentials.from_file(os.path.join(fake.state_dir, "external-account-url.json"),
+                                                      scopes=SCOPES)
+    client = kms_v1.KeyManagementServiceClient(credentials=credentials, transport="rest",
+                                               client_options=ClientOptions(api_endpoint=fake.url))
+    before = fake.state()["requests"].get("subjectToken", 0)
+    assert client.get_key_ring(name=key_ring).name == key_ring
+    assert fake.state()["requests"]["subjectToken"] == before + 1
+    assert requests.get(fake.url + "/subject-token", timeout=10).status_code == 400
+
+
 def test_concurrent_signing(client, key_ring):
     key = create_key(client, key_ring, "busy", Algorithm.EC_SIGN_P256_SHA256)
     version = wait_enabled(client, key.name + "/cryptoKeyVersions/1")
@@ -384,14 +395,50 @@ def test_concurrent_signing(client, key_ring):
         verify(public_key, answer.signature, message, "sha256")
 
 
+def test_connection_limit(start_fake):
+    import socket
+    small = start_fake("gcp_kms_fake.py", "--max-connections", "2")
+    held = [socket.create_connection(("127.0.0.1", small.port), timeout=5) for _ in range(2)]
+    try:
+        for connection in held:  # both are served: a request on each is answered
+            connection.sendall(b"GET /v1/x HTTP/1.1\r\nHost: f\r\n\r\n")
+            assert connection.recv(100).startswith(b"HTTP/1.1 ")
+        with socket.create_connection(("127.0.0.1", small.port), timeout=5) as third:
+            try:
+                third.sendall(b"GET /v1/x HTTP/1.1\r\nHost: f\r\n\r\n")
+                answer = third.recv(100)
+            except ConnectionResetError:  # closed with the request unread: a reset
+                answer = b""
+            assert answer == b"", "a connection past the limit is closed unanswered"
+    finally:
+        for connection in held:
+            connection.close()
+    # Freed slots serve again.
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            if requests.get(small.url + "/v1/x", timeout=5).status_code == 404:
+                break
+        except requests.exceptions.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, "slots were not freed"
+        time.sleep(0.05)
+
+
 def test_token_ttl_expires_tokens(start_fake):
-    short = start_fake("gcp_kms_fake.py", "--token-ttl", "0.3")
+    short = start_fake("gcp_kms_fake.py", "--token-ttl", "1")
+    issued = time.monotonic()
     token = requests.get(short.url + "/computeMetadata/v1/instance/service-accounts/default/token",
-                         headers={"Metadata-Flavor": "Google"}, timeout=10).json()["access_token"]
+                         headers={"Metadata-Flavor": "Google"}, timeout=10).json()
+    assert token["expires_in"] == 1
     url = short.url + "/v1/" + LOCATION + "/keyRings"
-    assert requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
-    time.sleep(0.4)  # the token's lifetime has to pass; there is no event to wait for
-    assert requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 401
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    assert requests.get(url, headers=auth, timeout=10).status_code == 200
+    deadline = time.monotonic() + 10
+    while requests.get(url, headers=auth, timeout=10).status_code == 200:
+        assert time.monotonic() < deadline, "the token never expired"
+        time.sleep(0.05)
+    assert time.monotonic() - issued >= 1.0, "the token expired before its lifetime"
 
 
 def test_garbage_does_not_stop_the_fake(fake, client, key_ring):
