@@ -122,3 +122,28 @@ final class AWSFaultProxy: BackendConformance.Faults, @unchecked Sendable {
         #expect(try await backend.list(trustDomain: "ageless.example.org").map(\.ref) == [key.ref])
     }
 }
+
+/// The Azure backend's decisions over the in-memory Key Vault: the conformance checks
+/// without a server (lists paged by two), and purging that is asked for.
+@Suite struct AzureKeyVaultBackendLogicTests {
+    func backend(_ vault: InMemoryAzureKeyVault, purge: Bool = false) throws -> AzureKeyVaultBackend {
+        try AzureKeyVaultBackend(config: AzureKeyVaultConfig(vaultURL: vault.vault, purgeDeleted: purge), client: vault)
+    }
+
+    @Test(arguments: BackendConformanceTests.withoutFaults)
+    func conformance(_ check: BackendConformance.Check) async throws {
+        let vault = InMemoryAzureKeyVault()
+        try await BackendConformance { try backend(vault) }.run(check)
+    }
+
+    @Test func purgeRemovesTheDeletedKeyAndIsIdempotent() async throws {
+        let vault = InMemoryAzureKeyVault()
+        let kept = try await backend(vault).create(keyType: .ecP256, trustDomain: "purge.example.org")
+        try await backend(vault).destroy(ref: kept.ref)
+        let purging = try backend(vault, purge: true)
+        let purged = try await purging.create(keyType: .ecP256, trustDomain: "purge.example.org")
+        try await purging.destroy(ref: purged.ref)
+        try await purging.destroy(ref: purged.ref)
+        #expect(vault.deletedNames == [try purging.parse(kept.ref).0])
+    }
+}
