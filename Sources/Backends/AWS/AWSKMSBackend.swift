@@ -90,16 +90,7 @@ public final class AWSKMSBackend: KeyBackend {
         let created = try await perform("CreateKey", permission: "kms:CreateKey") { try await client.createKey(request) }
         let ref = created.Arn ?? created.KeyId
         let der = try await publicKey(ref: ref)
-        let parsed: PublicKey
-        do {
-            parsed = try PublicKey(der: der)
-        } catch {
-            throw CoordinationError.backendFailure(BackendError(.failed, "AWS KMS returned an unreadable public key for \(ref): \(error)"))
-        }
-        guard KeyType(parsed.algorithm) == keyType else {
-            throw CoordinationError.backendFailure(BackendError(
-                .failed, "AWS KMS key \(ref) is \(parsed.algorithm), not the \(keyType.rawValue) that was asked for"))
-        }
+        let parsed = try CloudKeyListing.mintedPublicKey(der, ref: ref, keyType: keyType, service: "AWS KMS")
         let createdAt = created.CreationDate.map { Date(timeIntervalSince1970: $0) } ?? Date()
         logger.info("created KMS key", metadata: ["ref": "\(ref)", "key_type": "\(keyType.rawValue)",
                                                    "trust_domain": "\(trustDomain)"])
@@ -163,17 +154,7 @@ public final class AWSKMSBackend: KeyBackend {
             marker = page.Truncated == true ? page.NextMarker : nil
         } while marker != nil
 
-        var found: [BackendKeyInfo] = []
-        // A few keys at a time: fast on accounts with many keys, gentle on KMS request quotas.
-        for batch in stride(from: 0, to: keys.count, by: 8).map({ Array(keys[$0..<min($0 + 8, keys.count)]) }) {
-            try await withThrowingTaskGroup(of: BackendKeyInfo?.self) { group in
-                for entry in batch {
-                    group.addTask { try await self.inspect(entry, trustDomain: trustDomain) }
-                }
-                for try await info in group { if let info { found.append(info) } }
-            }
-        }
-        return found.sorted { ($0.createdAt ?? .distantFuture, $0.ref) < ($1.createdAt ?? .distantFuture, $1.ref) }
+        return try await CloudKeyListing.inspect(keys) { try await self.inspect($0, trustDomain: trustDomain) }
     }
 
     public func destroy(ref: String) async throws {

@@ -122,16 +122,7 @@ public final class GCPKMSBackend: KeyBackend {
         let ref = "\(keyName)/cryptoKeyVersions/1"
         let version = try await waitUntilEnabled(ref)
         let der = try await publicKey(ref: ref)
-        let parsed: PublicKey
-        do {
-            parsed = try PublicKey(der: der)
-        } catch {
-            throw CoordinationError.backendFailure(BackendError(.failed, "GCP Cloud KMS returned an unreadable public key for \(ref): \(error)"))
-        }
-        guard KeyType(parsed.algorithm) == keyType else {
-            throw CoordinationError.backendFailure(BackendError(
-                .failed, "GCP Cloud KMS key \(ref) is \(parsed.algorithm), not the \(keyType.rawValue) that was asked for"))
-        }
+        let parsed = try CloudKeyListing.mintedPublicKey(der, ref: ref, keyType: keyType, service: "GCP Cloud KMS")
         logger.info("created Cloud KMS key", metadata: ["ref": "\(ref)", "key_type": "\(keyType.rawValue)",
                                                          "trust_domain": "\(trustDomain)"])
         return BackendKey(ref: ref, publicKey: parsed.der, createdAt: GCPTime.parse(version.createTime) ?? Date())
@@ -223,16 +214,7 @@ public final class GCPKMSBackend: KeyBackend {
             pageToken = page.nextPageToken.flatMap { $0.isEmpty ? nil : $0 }
         } while pageToken != nil
 
-        var found: [BackendKeyInfo] = []
-        for batch in stride(from: 0, to: keys.count, by: 8).map({ Array(keys[$0..<min($0 + 8, keys.count)]) }) {
-            try await withThrowingTaskGroup(of: BackendKeyInfo?.self) { group in
-                for key in batch {
-                    group.addTask { try await self.inspect(key) }
-                }
-                for try await info in group { if let info { found.append(info) } }
-            }
-        }
-        return found.sorted { ($0.createdAt ?? .distantFuture, $0.ref) < ($1.createdAt ?? .distantFuture, $1.ref) }
+        return try await CloudKeyListing.inspect(keys) { try await self.inspect($0) }
     }
 
     /// Destroys the key's version (Cloud KMS keeps it `DESTROY_SCHEDULED` for the key's
