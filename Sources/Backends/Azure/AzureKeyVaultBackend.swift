@@ -197,14 +197,7 @@ public final class AzureKeyVaultBackend: KeyBackend {
             next = page.nextLink.flatMap { $0.isEmpty ? nil : $0 }
         } while next != nil
 
-        var found: [BackendKeyInfo] = []
-        for batch in stride(from: 0, to: names.count, by: 8).map({ Array(names[$0..<min($0 + 8, names.count)]) }) {
-            try await withThrowingTaskGroup(of: BackendKeyInfo?.self) { group in
-                for name in batch { group.addTask { try await self.inspect(name) } }
-                for try await info in group { if let info { found.append(info) } }
-            }
-        }
-        return found.sorted { ($0.createdAt ?? .distantFuture, $0.ref) < ($1.createdAt ?? .distantFuture, $1.ref) }
+        return try await CloudKeyListing.inspect(names) { try await self.inspect($0) }
     }
 
     /// Soft-deletes the key's name (every version: each mint has a name of its own), then
@@ -281,12 +274,10 @@ public final class AzureKeyVaultBackend: KeyBackend {
               kidURL.pathComponents[1] == "keys", kidURL.pathComponents[2] == name else {
             throw CoordinationError.backendFailure(BackendError(.failed, "Azure Key Vault answered a key without its identifier for \(name)"))
         }
-        let parsed = try Self.publicKey(of: bundle.key, name: name)
-        guard KeyType(parsed.algorithm) == expected else {
-            throw CoordinationError.backendFailure(BackendError(
-                .failed, "Azure Key Vault key \(name) is \(parsed.algorithm), not the \(expected.rawValue) that was asked for"))
-        }
-        return (reference(name: name, version: kidURL.pathComponents[3]), parsed)
+        let ref = reference(name: name, version: kidURL.pathComponents[3])
+        let parsed = try CloudKeyListing.mintedPublicKey(try Self.publicKey(of: bundle.key, name: name).der, ref: ref,
+                                                         keyType: expected, service: "Azure Key Vault")
+        return (ref, parsed)
     }
 
     /// The SubjectPublicKeyInfo of a Key Vault JWK (EC `crv`/`x`/`y`, RSA `n`/`e`).
