@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "FileSupport"),
         .target(name: "Stores", dependencies: ["Core", "Crypto", "CLibPQ", "EventIO", "FileSupport",
                                                .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Backends", dependencies: ["Core", "Crypto", "FileSupport",
+        .target(name: "Backends", dependencies: ["COpenSSL", "Core", "Crypto", "FileSupport",
                                                  .product(name: "Logging", package: "swift-log")]),
         .target(name: "Service", dependencies: [
             "HTTP", "Core", "Crypto", "JSON", "Stores", "Backends", "FileSupport",

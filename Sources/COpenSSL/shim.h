@@ -35,4 +35,6 @@ static inline int kc_ssl_ctx_set_min_tls12(SSL_CTX *ctx) { return (int)SSL_CTX_s
 static inline void kc_bio_set_retry_read(BIO *bio) { BIO_set_retry_read(bio); }
 static inline void kc_bio_set_retry_write(BIO *bio) { BIO_set_retry_write(bio); }
 static inline void kc_bio_clear_retry(BIO *bio) { BIO_clear_retry_flags(bio); }
+/* TLS client (Backends/Cloud): SNI is a macro over SSL_ctrl. */
+static inline int kc_ssl_set_sni(SSL *ssl, const char *name) { return (int)SSL_set_tlsext_host_name(ssl, name); }
 #endif

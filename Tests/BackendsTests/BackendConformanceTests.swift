@@ -5,8 +5,8 @@ import TestSupport
 @testable import Backends
 
 /// The backend conformance suite (Tests/TestSupport/BackendConformance.swift) against
-/// every backend: disk, AWS KMS on moto (faults through the fault proxy), GCP Cloud KMS on
-/// its protocol fake, and each cloud backend over its in-memory client.
+/// every backend: disk, AWS KMS on moto (faults through the fault proxy), GCP Cloud KMS and
+/// Azure Key Vault on their protocol fakes, and each cloud backend over its in-memory client.
 @Suite struct BackendConformanceTests {
     static let withoutFaults = BackendConformance.Check.allCases.filter { !$0.needsFaults }
 
@@ -36,6 +36,13 @@ import TestSupport
         let fake = try await GCPTestSupport.fake()
         defer { fake.stop() }
         try await BackendConformance(faults: GCPTestSupport.Faults(fake: fake)) { try GCPTestSupport.backend(fake) }.run(check)
+    }
+
+    @Test(arguments: BackendConformance.Check.allCases)
+    func azureOnItsFake(_ check: BackendConformance.Check) async throws {
+        let fake = try await AzureTestSupport.fake()
+        defer { fake.stop() }
+        try await BackendConformance(faults: AzureTestSupport.Faults(fake: fake)) { try AzureTestSupport.backend(fake) }.run(check)
     }
 }
 
@@ -113,5 +120,30 @@ final class AWSFaultProxy: BackendConformance.Faults, @unchecked Sendable {
                                     clock: { Date().addingTimeInterval(30 * 86_400) })
         #expect(try await later.reconcile() == 0)
         #expect(try await backend.list(trustDomain: "ageless.example.org").map(\.ref) == [key.ref])
+    }
+}
+
+/// The Azure backend's decisions over the in-memory Key Vault: the conformance checks
+/// without a server (lists paged by two), and purging that is asked for.
+@Suite struct AzureKeyVaultBackendLogicTests {
+    func backend(_ vault: InMemoryAzureKeyVault, purge: Bool = false) throws -> AzureKeyVaultBackend {
+        try AzureKeyVaultBackend(config: AzureKeyVaultConfig(vaultURL: vault.vault, purgeDeleted: purge), client: vault)
+    }
+
+    @Test(arguments: BackendConformanceTests.withoutFaults)
+    func conformance(_ check: BackendConformance.Check) async throws {
+        let vault = InMemoryAzureKeyVault()
+        try await BackendConformance { try backend(vault) }.run(check)
+    }
+
+    @Test func purgeRemovesTheDeletedKeyAndIsIdempotent() async throws {
+        let vault = InMemoryAzureKeyVault()
+        let kept = try await backend(vault).create(keyType: .ecP256, trustDomain: "purge.example.org")
+        try await backend(vault).destroy(ref: kept.ref)
+        let purging = try backend(vault, purge: true)
+        let purged = try await purging.create(keyType: .ecP256, trustDomain: "purge.example.org")
+        try await purging.destroy(ref: purged.ref)
+        try await purging.destroy(ref: purged.ref)
+        #expect(vault.deletedNames == [try purging.parse(kept.ref).0])
     }
 }

@@ -90,12 +90,19 @@ public final class CloudFakeServer: @unchecked Sendable {
     /// cooperative pool, which has as many threads as cores.
     private func admin(_ method: String, _ path: String, _ body: Data?) async throws -> Data {
         let port = self.port
+        let caFile = stateDirectory + "/ca.pem"
         return try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try Self.admin(port: port, method, path, body) }) }.start()
+            Thread { continuation.resume(with: Result { try Self.admin(port: port, caFile: caFile, method, path, body) }) }.start()
         }
     }
 
-    private static func admin(port: Int, _ method: String, _ path: String, _ body: Data?) throws -> Data {
+    private static func admin(port: Int, caFile: String, _ method: String, _ path: String, _ body: Data?) throws -> Data {
+        // The Azure fake serves HTTPS only (with a CA of its own in the state directory).
+        if FileManager.default.fileExists(atPath: caFile) {
+            let request: [String: Any] = ["url": "https://127.0.0.1:\(port)", "ca_file": caFile, "method": method, "path": path,
+                                          "body": body.map { String(decoding: $0, as: UTF8.self) } ?? NSNull()]
+            return try PythonCheck.runRaw("fake_admin_tls.py", stdin: try JSONSerialization.data(withJSONObject: request))
+        }
         let client = try RawHTTPClient(port: port)
         let headers: [(String, String)] = body == nil ? [] : [("Content-Type", "application/json")]
         let response = try client.request(method, path, headers: headers, body: body.map { [UInt8]($0) }, close: true)

@@ -7,6 +7,9 @@ import FoundationNetworking
 /// SwiftNIO). Every request has a hard timeout, redirects are refused (a signed request
 /// must not be replayed elsewhere), nothing is cached and no cookies are kept.
 ///
+/// With a CA file, HTTPS goes over OpenSSL instead (`CustomCATransport`), trusting that
+/// file besides the system's roots: URLSession on Linux cannot be given a CA.
+///
 /// Thread-safe; share one instance per backend.
 public final class HTTPClient: Sendable {
     /// Timeout for a request when the caller gives none.
@@ -14,10 +17,23 @@ public final class HTTPClient: Sendable {
     /// Responses larger than this are refused.
     public let maxResponseBytes: Int
     private let session: URLSession
+    private let customCA: CustomCATransport?
 
-    public init(defaultTimeout: TimeInterval = 10, maxResponseBytes: Int = 4 << 20) {
+    /// `caFile`: PEM certificates to trust for HTTPS besides the system's (private
+    /// endpoints, sovereign or test clouds); an unreadable or empty file is an error now.
+    public convenience init(defaultTimeout: TimeInterval = 10, maxResponseBytes: Int = 4 << 20, caFile: String?) throws {
+        self.init(defaultTimeout: defaultTimeout, maxResponseBytes: maxResponseBytes,
+                  customCA: try caFile.flatMap { $0.isEmpty ? nil : try CustomCATransport(caFile: $0) })
+    }
+
+    public convenience init(defaultTimeout: TimeInterval = 10, maxResponseBytes: Int = 4 << 20) {
+        self.init(defaultTimeout: defaultTimeout, maxResponseBytes: maxResponseBytes, customCA: nil)
+    }
+
+    private init(defaultTimeout: TimeInterval, maxResponseBytes: Int, customCA: CustomCATransport?) {
         self.defaultTimeout = defaultTimeout
         self.maxResponseBytes = maxResponseBytes
+        self.customCA = customCA
         let configuration = URLSessionConfiguration.ephemeral
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         configuration.urlCache = nil
@@ -34,6 +50,10 @@ public final class HTTPClient: Sendable {
     /// `HTTPClientError` when no response arrives within `timeout` seconds.
     public func send(_ request: HTTPClientRequest, timeout: TimeInterval? = nil) async throws -> HTTPClientResponse {
         let seconds = max(0.001, timeout ?? defaultTimeout)
+        if let customCA, request.url.scheme == "https" {
+            if Task.isCancelled { throw HTTPClientError.cancelled }
+            return try await customCA.send(request, timeout: seconds, maxResponseBytes: maxResponseBytes)
+        }
         let label = Self.label(request.url)
         var urlRequest = URLRequest(url: request.url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: seconds)
         urlRequest.httpMethod = request.method

@@ -71,7 +71,9 @@ public struct RetryPolicy: Sendable {
                 guard attempt < maxAttempts else {
                     throw RetryExhaustedError(attempts: attempt, elapsed: elapsed, reason: .attempts, last: error)
                 }
-                let wait = backoff(beforeRetry: attempt)
+                // A wait the service asked for (Retry-After) is honoured; the jitter only adds to it.
+                let asked = (error as? any CloudServiceError)?.retryAfter?.timeInterval ?? 0
+                let wait = max(backoff(beforeRetry: attempt), asked)
                 guard clock.now.duration(to: end).timeInterval >= wait + minimumAttemptTime else {
                     throw RetryExhaustedError(attempts: attempt, elapsed: elapsed, reason: .deadline, last: error)
                 }

@@ -94,6 +94,17 @@ public struct ServiceConfig: Sendable, Equatable {
     public var gcpEndpoint = ""
     public var gcpCredentialsFile = ""
     public var gcpProtectionLevel = "SOFTWARE"
+    /// Azure Key Vault backend: vault (or Managed HSM) URL (required), key name template,
+    /// endpoint override, HSM keys, purge after delete, Entra ID authority, managed
+    /// identity endpoint, extra CA file.
+    public var azureVaultURL = ""
+    public var azureKeyNameTemplate = "keycoord-{trust_domain}-{key_type}"
+    public var azureEndpoint = ""
+    public var azureHSM = false
+    public var azurePurgeDeleted = false
+    public var azureAuthorityHost = ""
+    public var azureManagedIdentityEndpoint = ""
+    public var azureCAFile = ""
 
     public init() {}
 
@@ -159,6 +170,9 @@ public struct ServiceConfig: Sendable, Equatable {
         if postgresIdleTimeout < .seconds(1) { try fail("postgres-idle-timeout must be at least 1s") }
         if !(7...30).contains(awsDeletionWindowDays) { try fail("aws-deletion-window-days must be between 7 and 30") }
         if backend == .gcpKMS && gcpProject.isEmpty { try fail("backend gcp-kms needs gcp-project (the Google Cloud project id)") }
+        if backend == .azureKeyVault && azureVaultURL.isEmpty {
+            try fail("backend azure-key-vault needs azure-vault-url (https://NAME.vault.azure.net or a Managed HSM URL)")
+        }
         if !["SOFTWARE", "HSM"].contains(gcpProtectionLevel) { try fail("gcp-protection-level must be SOFTWARE or HSM") }
         if publicTLSCert.isEmpty != publicTLSKey.isEmpty {
             try fail("public-tls-cert and public-tls-key must be set together (got only \(publicTLSCert.isEmpty ? "public-tls-key" : "public-tls-cert"))")

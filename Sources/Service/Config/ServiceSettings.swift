@@ -18,6 +18,16 @@ public struct ServiceSetting: Sendable {
 }
 
 public enum ServiceSettings {
+    private static func flag(_ name: String, _ help: String, _ path: WritableKeyPath<ServiceConfig, Bool> & Sendable) -> ServiceSetting {
+        ServiceSetting(name: name, help: help, repeatable: false) { config, values in
+            switch values.last ?? "" {
+            case "true": config[keyPath: path] = true
+            case "false": config[keyPath: path] = false
+            case let text: throw ConfigError("\(name): \"\(text)\" is not true or false")
+            }
+        }
+    }
+
     private static func string(_ name: String, _ help: String, _ path: WritableKeyPath<ServiceConfig, String> & Sendable) -> ServiceSetting {
         ServiceSetting(name: name, help: help, repeatable: false) { config, values in
             config[keyPath: path] = values.last ?? ""
@@ -145,6 +155,14 @@ public enum ServiceSettings {
         string("gcp-endpoint", "Cloud KMS endpoint override (default https://cloudkms.googleapis.com)", \.gcpEndpoint),
         string("gcp-credentials-file", "Google credentials file (service_account or external_account) used instead of the standard chain", \.gcpCredentialsFile),
         string("gcp-protection-level", "Protection level of new keys: SOFTWARE or HSM", \.gcpProtectionLevel),
+        string("azure-vault-url", "Key Vault (https://NAME.vault.azure.net) or Managed HSM URL (required with azure-key-vault)", \.azureVaultURL),
+        string("azure-key-name-template", "Key name per mint: {trust_domain} (. and _ become -), {key_type}; a random suffix is appended", \.azureKeyNameTemplate),
+        string("azure-endpoint", "Where Key Vault requests go instead of the vault URL (private endpoint)", \.azureEndpoint),
+        flag("azure-hsm", "Mint EC-HSM/RSA-HSM keys (Premium vault); Managed HSM always does", \.azureHSM),
+        flag("azure-purge-deleted", "Purge a destroyed key after its soft delete when the vault allows it", \.azurePurgeDeleted),
+        string("azure-authority-host", "Entra ID authority (else AZURE_AUTHORITY_HOST, else https://login.microsoftonline.com)", \.azureAuthorityHost),
+        string("azure-managed-identity-endpoint", "Managed identity endpoint (default IMDS http://169.254.169.254)", \.azureManagedIdentityEndpoint),
+        string("azure-ca-file", "PEM CA certificates trusted besides the system's for Key Vault and Entra ID HTTPS", \.azureCAFile),
     ]
 
     public static func named(_ name: String) -> ServiceSetting? { all.first { $0.name == name } }

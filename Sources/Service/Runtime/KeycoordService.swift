@@ -208,7 +208,13 @@ public final class KeycoordService: Sendable {
                                    protectionLevel: config.gcpProtectionLevel)
             return try GCPKMSBackend(config: gcp)
         case .azureKeyVault:
-            throw ConfigError("backend \(config.backend.rawValue) is not available in this release; use disk, aws-kms or gcp-kms")
+            func optional(_ text: String) -> String? { text.isEmpty ? nil : text }
+            let azure = AzureKeyVaultConfig(vaultURL: config.azureVaultURL, keyNameTemplate: config.azureKeyNameTemplate,
+                                            endpoint: optional(config.azureEndpoint), hsm: config.azureHSM,
+                                            purgeDeleted: config.azurePurgeDeleted, authorityHost: optional(config.azureAuthorityHost),
+                                            managedIdentityEndpoint: optional(config.azureManagedIdentityEndpoint),
+                                            caFile: optional(config.azureCAFile))
+            return try AzureKeyVaultBackend(config: azure)
         }
     }
 }
