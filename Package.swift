@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
@@ -26,6 +27,11 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .target(name: "Core", dependencies: ["Crypto"]),
+        // Generated from proto/ by `make protos` (committed): SPIRE's plugin services,
+        // go-plugin's and gRPC health, as the SPIRE plugin speaks them.
+        .target(name: "PluginProtos", dependencies: [
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         // Durable POSIX file operations (atomic replace, flock, 0700/0600) shared by the
         // file store and the disk backend, which may not import each other.
         .target(name: "FileSupport"),

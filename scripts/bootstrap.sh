@@ -4,6 +4,8 @@
 set -euo pipefail
 
 APT_PACKAGES=(pkg-config libssl-dev libpq-dev libnghttp2-dev libcurl4-openssl-dev libxml2-dev postgresql curl)
+# `make protos` alone needs protoc; the generated Swift code is committed.
+[ "${1:-}" = "--with-proto-tools" ] && APT_PACKAGES+=(protobuf-compiler)
 PIP_PACKAGES=(joserfc cryptography "moto[server]" botocore h11 openapi-spec-validator kubernetes-validate checkov)
 
 missing=()
