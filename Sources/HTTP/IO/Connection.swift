@@ -9,12 +9,13 @@ import HTTPTypes
 /// responses in request order. Bytes are parsed where they were read (the loop's shared read
 /// buffer); only an incomplete request is copied into the connection's own buffer, so an idle
 /// keep-alive connection holds no buffer at all.
-final class Connection: @unchecked Sendable {
+final class Connection: LoopConnection, @unchecked Sendable {
     // @unchecked: confined to its event loop's thread. Async handlers hand their responses
     // back through `EventLoop.execute`, never touching the connection from another thread.
 
     unowned let loop: EventLoop
     let listener: ListenerSocket
+    private let router: Router
     let fileDescriptor: Int32
     private let transport: any ConnectionTransport
     private let remoteAddress: String
@@ -99,12 +100,13 @@ final class Connection: @unchecked Sendable {
     private static let keepAliveLine: [UInt8] = Array("Connection: keep-alive\r\n".utf8)
     private static let unknownMethod = HTTPRequest.Method("UNKNOWN") ?? .get
 
-    init(loop: EventLoop, transport: any ConnectionTransport, listener: ListenerSocket,
+    init(loop: EventLoop, transport: any ConnectionTransport, listener: ListenerSocket, router: Router,
          remoteAddress: String, acceptedAt: UInt64) {
         self.loop = loop
         self.transport = transport
         self.fileDescriptor = transport.fileDescriptor
         self.listener = listener
+        self.router = router
         self.remoteAddress = remoteAddress
         self.context = loop.context
         self.limits = loop.context.limits
@@ -338,7 +340,7 @@ final class Connection: @unchecked Sendable {
 
     private func dispatch(_ pending: PendingRequest) {
         var request = pending.request
-        let match = loop.routes(of: listener.router).match(method: request.method, path: request.path) {
+        let match = loop.routes(of: router).match(method: request.method, path: request.path) {
             var target = request.target
             return target.withUTF8 { RequestTarget.pathSegments(UnsafeRawBufferPointer($0)) }
         }

@@ -42,7 +42,7 @@ final class EventLoop: @unchecked Sendable {
     /// kernel drops a registration when its socket closes; a stale entry here only makes the
     /// next re-arm fall back to an add.
     private var registered: Set<Int32> = []
-    private var connections: [Connection?] = []
+    private var connections: [(any LoopConnection)?] = []
     private var listeners: [Int32: ListenerSocket] = [:]
     /// Listeners taken out of the epoll set while the process is out of descriptors, with
     /// the time to put them back; a level-triggered listener would otherwise spin the loop.
@@ -282,8 +282,7 @@ final class EventLoop: @unchecked Sendable {
         } else {
             transport = SocketTransport(fileDescriptor: fd)
         }
-        let connection = Connection(loop: self, transport: transport,
-                                    listener: listener, remoteAddress: remoteAddress, acceptedAt: acceptedAt)
+        let connection = listener.makeConnection(self, transport, listener, remoteAddress, acceptedAt)
         if Int(fd) >= connections.count {
             connections.append(contentsOf: repeatElement(nil, count: Int(fd) + 1 - connections.count + 64))
         }
@@ -339,7 +338,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Forgets a connection that closed itself.
-    func remove(_ connection: Connection) {
+    func remove(_ connection: any LoopConnection) {
         let fd = Int(connection.fileDescriptor)
         if fd < connections.count, connections[fd] === connection {
             connections[fd] = nil

@@ -3,11 +3,12 @@ import Glibc
 #endif
 import CHTTPShims
 
-/// A bound, listening, non-blocking socket with the name and router its connections use.
+/// A bound, listening, non-blocking socket with its name and the factory that makes the
+/// protocol connection for each socket it accepts.
 final class ListenerSocket: Sendable {
     let fileDescriptor: Int32
     let name: String
-    let router: Router
+    let makeConnection: ConnectionFactory
     /// The bound address, with an ephemeral port resolved.
     let address: ListenAddress
     let isUnix: Bool
@@ -26,10 +27,10 @@ final class ListenerSocket: Sendable {
 
     /// `unixMode`: permission bits of a unix socket file (e.g. 0o660), set before `listen`
     /// so no client connects while it is still wider; nil keeps the umask's.
-    init(address: ListenAddress, name: String, router: Router, tls: TLSContextReloader? = nil,
-         unixMode: mode_t? = nil) throws {
+    init(address: ListenAddress, name: String, tls: TLSContextReloader? = nil, unixMode: mode_t? = nil,
+         makeConnection: @escaping ConnectionFactory) throws {
         self.name = name
-        self.router = router
+        self.makeConnection = makeConnection
         self.tls = tls
         var family: Int32 = AF_INET
         if case .unix(let path) = address {

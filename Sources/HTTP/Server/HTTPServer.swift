@@ -59,8 +59,11 @@ public final class HTTPServer: Sendable {
                        unixSocketMode: mode_t? = nil) throws -> ListenAddress {
         let reloader = try tls.map { try TLSContextReloader(configuration: $0, listenerName: name, observer: context.observer) }
         let created = try makeLoopsIfNeeded()
-        let listener = try ListenerSocket(address: address, name: name, router: router, tls: reloader,
-                                          unixMode: unixSocketMode)
+        let listener = try ListenerSocket(address: address, name: name, tls: reloader, unixMode: unixSocketMode) {
+            loop, transport, listener, remoteAddress, acceptedAt in
+            Connection(loop: loop, transport: transport, listener: listener, router: router,
+                       remoteAddress: remoteAddress, acceptedAt: acceptedAt)
+        }
         let loops: [EventLoop] = state.withLock { state in
             if state.loops.isEmpty { state.loops = created }
             state.listeners.append(listener)
