@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Layers (see docs/architecture.md): keycoord (CLI) → Service → HTTP, Core, Stores, Backends;
+// Layers (see docs/architecture.md): keycoord (CLI) → Service → HTTP → Transport, Core, Stores, Backends;
 // Core → Crypto → COpenSSL. Core performs no I/O; Stores and Backends implement its protocols.
 let package = Package(
     name: "keycoord",
@@ -20,10 +20,12 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         .target(name: "Crypto", dependencies: ["COpenSSL"]),
-        .target(name: "CHTTPShims"),
+        .target(name: "CTransportShims"),
         .target(name: "EventIO"),
+        // Event loops, sockets and TLS, below every protocol (HTTP/1.1 today, HTTP/2 next).
+        .target(name: "Transport", dependencies: ["CTransportShims", "COpenSSL", "Crypto", "EventIO"]),
         .target(name: "HTTP", dependencies: [
-            "CHTTPShims", "COpenSSL", "Crypto", "EventIO",
+            "Transport", "CTransportShims", "EventIO",
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .target(name: "Core", dependencies: ["Crypto"]),
@@ -40,13 +42,13 @@ let package = Package(
         .target(name: "Backends", dependencies: ["Core", "Crypto", "FileSupport",
                                                  .product(name: "Logging", package: "swift-log")]),
         .target(name: "Service", dependencies: [
-            "HTTP", "Core", "Crypto", "Stores", "Backends", "FileSupport",
+            "HTTP", "Transport", "Core", "Crypto", "Stores", "Backends", "FileSupport",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The HTTP benchmark's server (bench/http/run.sh); not shipped.
         .executableTarget(name: "HTTPBenchServer", dependencies: [
-            "HTTP",
+            "HTTP", "Transport",
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .executableTarget(name: "keycoord", dependencies: [
@@ -59,12 +61,13 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["Crypto", "Core"], path: "Tests/TestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "EventIO", "TestSupport"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Transport", "EventIO", "TestSupport"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "Crypto", "TestSupport"]),
         // A child process for the file store's crash tests (killed with SIGKILL mid-operation).
         .executableTarget(name: "FileStoreTestHelper", dependencies: ["Stores", "Core"], path: "Tests/FileStoreTestHelper"),
         .testTarget(name: "StoresTests", dependencies: ["Stores", "Core", "EventIO", "TestSupport", "FileStoreTestHelper"]),
         .testTarget(name: "BackendsTests", dependencies: ["Backends", "Core", "Crypto", "TestSupport"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "Core", "Crypto", "TestSupport"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "Transport", "Core", "Crypto", "TestSupport"]),
     ]
 )

@@ -2,11 +2,13 @@
 import Glibc
 #endif
 import Foundation
-import CHTTPShims
+import CTransportShims
 import EventIO
 import Synchronization
 
-/// One thread blocked in `epoll_wait`, owning the connections it accepted. The server runs
+/// One thread blocked in `epoll_wait`, owning the connections it accepted; it knows sockets,
+/// TLS and deadlines, not protocols (a listener's `ConnectionFactory` brings the protocol,
+/// `LoopConnection` is what the loop drives). The server runs
 /// one loop per core; all loops watch every listener with `EPOLLEXCLUSIVE`, so the kernel
 /// wakes one loop per incoming connection. Level-triggered interest is changed only when a
 /// connection switches between reading and writing, so the steady keep-alive path costs one
@@ -16,11 +18,11 @@ import Synchronization
 /// `.asyncOnLoop` runs as a task on its connection's loop, and a driver awaiting its own
 /// socket (libpq) is woken by this loop's `epoll_wait`. A request that waits on PostgreSQL
 /// then costs no thread hand-off: parse, send the statement, wait, answer, all on one thread.
-final class EventLoop: @unchecked Sendable {
+public final class EventLoop: @unchecked Sendable {
     // @unchecked: everything except `inbox`, `closed`, `threadID` and `wakeFD` is touched only
     // on the loop's own thread; other threads reach the loop solely through `execute`, which
     // is locked.
-    let context: ServerContext
+    public let context: TransportContext
     private let epollFD: Int32
     private let wakeFD: Int32
     private struct Inbox {
@@ -51,21 +53,20 @@ final class EventLoop: @unchecked Sendable {
     /// All loops of the server (this one included), for dealing out accepted connections.
     /// Set by `HTTPServer.start()` before the threads run; cleared when the loop ends, which
     /// breaks the reference cycle between loops.
-    var peers: [EventLoop] = []
+    public var peers: [EventLoop] = []
     private var nextSweep: UInt64 = 0
-    let finished = Atomic<Bool>(false)
+    public let finished = Atomic<Bool>(false)
 
     /// Scratch space shared by the loop's connections, valid during one event.
-    let readBuffer: UnsafeMutableRawBufferPointer
-    let vectors: UnsafeMutableBufferPointer<iovec>
-    var date = DateHeaderCache()
-    /// Route table snapshots by router, refreshed when a router's version changes.
-    private var routeTables: [ObjectIdentifier: (version: Int, table: Router.Table)] = [:]
+    public let readBuffer: UnsafeMutableRawBufferPointer
+    public let vectors: UnsafeMutableBufferPointer<iovec>
+    /// What protocol layers keep per loop (HTTP's route tables and Date line), by type.
+    private var locals: [ObjectIdentifier: AnyObject] = [:]
 
-    static let readBufferSize = 64 * 1024
+    public static let readBufferSize = 64 * 1024
     private static let maxEvents = 256
 
-    init(context: ServerContext) throws {
+    public init(context: TransportContext) throws {
         self.context = context
         epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epollFD >= 0 else { throw POSIXFailure(operation: "epoll_create1", code: errno) }
@@ -80,7 +81,6 @@ final class EventLoop: @unchecked Sendable {
         event.events = EPOLLIN.rawValue
         event.data.fd = wakeFD
         epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event)
-        date.refresh()
     }
 
     deinit {
@@ -95,7 +95,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// Runs `task` on the loop's thread soon; callable from any thread. Once the loop has
     /// ended, `task` runs on Dispatch's global queue instead, so late work is never lost.
-    func execute(_ task: @escaping @Sendable () -> Void) {
+    public func execute(_ task: @escaping @Sendable () -> Void) {
         let accepted = inbox.withLock { inbox in
             guard !inbox.closed else { return false }
             inbox.tasks.append(task)
@@ -110,12 +110,12 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// True on the loop's own thread.
-    var inLoop: Bool {
+    public var inLoop: Bool {
         threadID.load(ordering: .relaxed) == UInt(pthread_self())
     }
 
     /// The loop body; returns after `stop()`.
-    func run() {
+    public func run() {
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Self.maxEvents)
         defer { events.deallocate() }
         threadID.store(UInt(pthread_self()), ordering: .relaxed)
@@ -126,7 +126,6 @@ final class EventLoop: @unchecked Sendable {
             var timeout = nextSweep > now ? Int32(min((nextSweep - now) / 1_000_000 + 1, 1000)) : 0
             if !localJobs.isEmpty { timeout = 0 }
             let count = epoll_wait(epollFD, events, Int32(Self.maxEvents), timeout)
-            date.refresh()
             if count > 0 {
                 for index in 0..<Int(count) {
                     let event = events[index]
@@ -196,7 +195,7 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: Listeners (loop thread)
 
-    func addListener(_ listener: ListenerSocket) {
+    public func addListener(_ listener: ListenerSocket) {
         var event = epoll_event()
         event.events = EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue
         event.data.fd = listener.fileDescriptor
@@ -206,14 +205,14 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Stops accepting and closes idle connections; busy ones finish and then close.
-    func beginShutdown() {
+    public func beginShutdown() {
         for fd in listeners.keys { epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil) }
         listeners = [:]
         pausedListeners = []
         for case let connection? in connections { connection.shutdownRequested() }
     }
 
-    func stop() {
+    public func stop() {
         running = false
     }
 
@@ -227,7 +226,7 @@ final class EventLoop: @unchecked Sendable {
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let fd = withUnsafeMutablePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    chttp_accept4(listener.fileDescriptor, $0, &length, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+                    ctransport_accept4(listener.fileDescriptor, $0, &length, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
                 }
             }
             if fd < 0 {
@@ -319,18 +318,18 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: Connections (loop thread)
 
-    /// The routes of `router` as of now, without taking the router's lock unless it changed.
-    func routes(of router: Router) -> Router.Table {
-        let key = ObjectIdentifier(router)
-        let current = router.version.load(ordering: .acquiring)
-        if let cached = routeTables[key], cached.version == current { return cached.table }
-        let snapshot = router.snapshot()
-        routeTables[key] = snapshot
-        return snapshot.table
+    /// This loop's instance of a protocol layer's per-loop state, made on first use. Loop
+    /// thread only.
+    public func local<State: AnyObject>(_ make: () -> State) -> State {
+        let key = ObjectIdentifier(State.self)
+        if let state = locals[key] { return unsafeDowncast(state, to: State.self) }
+        let state = make()
+        locals[key] = state
+        return state
     }
 
     /// Changes the readiness a connection waits for.
-    func setInterest(_ fd: Int32, events: UInt32) {
+    public func setInterest(_ fd: Int32, events: UInt32) {
         var event = epoll_event()
         event.events = events
         event.data.fd = fd
@@ -338,7 +337,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Forgets a connection that closed itself.
-    func remove(_ connection: any LoopConnection) {
+    public func remove(_ connection: any LoopConnection) {
         let fd = Int(connection.fileDescriptor)
         if fd < connections.count, connections[fd] === connection {
             connections[fd] = nil
@@ -362,7 +361,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// The monotonic clock in nanoseconds.
-    static func now() -> UInt64 {
+    public static func now() -> UInt64 {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
@@ -370,7 +369,7 @@ final class EventLoop: @unchecked Sendable {
 }
 
 extension EventLoop: TaskExecutor {
-    func enqueue(_ job: consuming ExecutorJob) {
+    public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         if inLoop, !closed.load(ordering: .acquiring) {
             localJobs.append(job)
@@ -381,7 +380,7 @@ extension EventLoop: TaskExecutor {
 }
 
 extension EventLoop: SocketReactor {
-    func readable(_ fileDescriptor: Int32) async -> Bool {
+    public func readable(_ fileDescriptor: Int32) async -> Bool {
         await withUnsafeContinuation { continuation in
             if inLoop {
                 watch(fileDescriptor, continuation)

@@ -1,33 +1,33 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHTTPShims
+import CTransportShims
 
 /// A bound, listening, non-blocking socket with its name and the factory that makes the
 /// protocol connection for each socket it accepts.
-final class ListenerSocket: Sendable {
-    let fileDescriptor: Int32
-    let name: String
+public final class ListenerSocket: Sendable {
+    public let fileDescriptor: Int32
+    public let name: String
     let makeConnection: ConnectionFactory
     /// The bound address, with an ephemeral port resolved.
-    let address: ListenAddress
-    let isUnix: Bool
+    public let address: ListenAddress
+    public let isUnix: Bool
     /// The TLS context source of a TLS listener; nil for plaintext.
     let tls: TLSContextReloader?
 
     /// Why binding a listener failed.
-    struct BindError: Error, CustomStringConvertible {
-        let address: ListenAddress
-        let operation: String
-        let code: Int32
-        var description: String {
+    public struct BindError: Error, CustomStringConvertible {
+        public let address: ListenAddress
+        public let operation: String
+        public let code: Int32
+        public var description: String {
             "cannot listen on \(address): \(operation) failed: \(String(cString: strerror(code)))"
         }
     }
 
     /// `unixMode`: permission bits of a unix socket file (e.g. 0o660), set before `listen`
     /// so no client connects while it is still wider; nil keeps the umask's.
-    init(address: ListenAddress, name: String, tls: TLSContextReloader? = nil, unixMode: mode_t? = nil,
+    public init(address: ListenAddress, name: String, tls: TLSContextReloader? = nil, unixMode: mode_t? = nil,
          makeConnection: @escaping ConnectionFactory) throws {
         self.name = name
         self.makeConnection = makeConnection
@@ -97,7 +97,7 @@ final class ListenerSocket: Sendable {
     }
 
     /// Closes the socket and removes a unix socket file.
-    func close() {
+    public func close() {
         _ = Glibc.close(fileDescriptor)
         if case .unix(let path) = address { unlink(path) }
     }

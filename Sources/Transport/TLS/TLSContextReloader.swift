@@ -8,11 +8,11 @@ import Synchronization
 /// times — a symlink swap as Kubernetes does it changes the inode) and, when one changed,
 /// builds a new context and swaps it in. New connections use the new context; established
 /// ones keep theirs. A failed build (missing file, mismatched key) keeps the old context and
-/// is reported once per change through the server observer.
-final class TLSContextReloader: Sendable {
+/// is reported once per change through the transport observer.
+public final class TLSContextReloader: Sendable {
     let configuration: TLSConfiguration
     private let listenerName: String
-    private let observer: (any HTTPServerObserver)?
+    private let observer: (any TransportObserver)?
     private let state: Mutex<State>
 
     private struct State {
@@ -26,7 +26,7 @@ final class TLSContextReloader: Sendable {
 
     /// Builds the first context; throws when the files are unusable, so a bad configuration
     /// fails at startup.
-    init(configuration: TLSConfiguration, listenerName: String, observer: (any HTTPServerObserver)?) throws {
+    public init(configuration: TLSConfiguration, listenerName: String, observer: (any TransportObserver)?) throws {
         self.configuration = configuration
         self.listenerName = listenerName
         self.observer = observer

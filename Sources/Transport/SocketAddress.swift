@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHTTPShims
+import CTransportShims
 
 /// Conversions between `ListenAddress` and the socket API's address structures.
 enum SocketAddress {

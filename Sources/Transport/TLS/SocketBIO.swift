@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHTTPShims
+import CTransportShims
 import COpenSSL
 
 /// An OpenSSL BIO over a non-blocking socket that writes with `MSG_NOSIGNAL`.

@@ -2,7 +2,7 @@
 /// HTTP/2 next), above its `ConnectionTransport`. The loop knows no protocol: it hands each
 /// readiness event, the sweep's deadlines and shutdown to the connection the listener's
 /// `ConnectionFactory` made. Every call happens on the loop's thread.
-protocol LoopConnection: AnyObject {
+public protocol LoopConnection: AnyObject {
     var fileDescriptor: Int32 { get }
     var listener: ListenerSocket { get }
     /// When the connection next needs the sweep (monotonic nanoseconds), `UInt64.max` for never.
@@ -17,6 +17,6 @@ protocol LoopConnection: AnyObject {
 }
 
 /// Makes the connection for a socket a listener accepted: the listener's protocol.
-typealias ConnectionFactory = @Sendable (_ loop: EventLoop, _ transport: any ConnectionTransport,
+public typealias ConnectionFactory = @Sendable (_ loop: EventLoop, _ transport: any ConnectionTransport,
                                          _ listener: ListenerSocket, _ remoteAddress: String,
                                          _ acceptedAt: UInt64) -> any LoopConnection

@@ -1,10 +1,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHTTPShims
+import CTransportShims
 
 /// The outcome of one transport read or write.
-enum TransportResult {
+public enum TransportResult {
     case bytes(Int)
     case wouldBlock
     /// The peer closed its side (read returned 0).
@@ -12,10 +12,10 @@ enum TransportResult {
     case failed(Int32)
 }
 
-/// Byte I/O of one accepted connection, below HTTP: a plain socket (`SocketTransport`) or
-/// TLS over the same non-blocking socket (`TLSTransport`); the connection state machine is
-/// the same for both.
-protocol ConnectionTransport: AnyObject {
+/// Byte I/O of one accepted connection, below every protocol: a plain socket (`SocketTransport`) or
+/// TLS over the same non-blocking socket (`TLSTransport`); a protocol's connection state
+/// machine is the same for both.
+public protocol ConnectionTransport: AnyObject {
     var fileDescriptor: Int32 { get }
     /// Readiness the transport waits for beyond what the connection asked for, after its last
     /// `.wouldBlock`: TLS may need the socket writable to go on reading (handshake) or

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHTTPShims
+import CTransportShims
 
 /// A non-blocking stream socket. Writes use `sendmsg` with `MSG_NOSIGNAL` so a peer that went
 /// away yields EPIPE instead of killing the process with SIGPIPE.

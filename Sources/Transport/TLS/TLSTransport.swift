@@ -1,11 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHTTPShims
+import CTransportShims
 import COpenSSL
 
 /// TLS over one accepted non-blocking socket, behind the same transport calls as a plain
-/// socket, so the connection's HTTP state machine is unchanged.
+/// socket, so a protocol's connection state machine is unchanged.
 ///
 /// OpenSSL reads and writes the socket itself through `SocketBIO` rather than through
 /// memory BIOs: no second copy of every byte and no buffers to shuttle between the loop and
@@ -16,11 +16,11 @@ import COpenSSL
 /// nothing is left inside OpenSSL that level-triggered epoll would not report.
 ///
 /// The handshake runs inside the first reads. Until it completes the connection counts
-/// against `ServerLimits.maxTLSHandshakes` and is closed after `tlsHandshakeTimeout`.
+/// against `TransportLimits.maxTLSHandshakes` and is closed after `tlsHandshakeTimeout`.
 final class TLSTransport: ConnectionTransport {
     let fileDescriptor: Int32
     private let ssl: OpaquePointer
-    private let context: ServerContext
+    private let context: TransportContext
     private var established = false
     private var isClosed = false
     private var blockedOn: UInt32 = 0
@@ -33,7 +33,7 @@ final class TLSTransport: ConnectionTransport {
 
     /// Takes ownership of `fileDescriptor` only on success; nil if OpenSSL cannot allocate.
     /// The caller has already counted the connection in `context.tlsHandshakes`.
-    init?(fileDescriptor: Int32, tls: TLSServerContext, context: ServerContext) {
+    init?(fileDescriptor: Int32, tls: TLSServerContext, context: TransportContext) {
         guard let ssl = SSL_new(tls.pointer) else {
             ERR_clear_error()
             return nil
