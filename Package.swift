@@ -18,14 +18,19 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
 
         .target(name: "Crypto", dependencies: ["COpenSSL"]),
         .target(name: "CTransportShims"),
         .target(name: "EventIO"),
         // Event loops, sockets and TLS, below every protocol (HTTP/1.1 today, HTTP/2 next).
         .target(name: "Transport", dependencies: ["CTransportShims", "COpenSSL", "Crypto", "EventIO"]),
+        // HTTP/2 on libnghttp2 over Transport's loops and sockets: streams, not a router.
+        .target(name: "HTTP2", dependencies: ["Transport", "CTransportShims", "CNghttp2"]),
+        // gRPC on HTTP/2: message framing, status trailers, deadlines, cancellation.
+        .target(name: "GRPC", dependencies: ["HTTP2"]),
         .target(name: "HTTP", dependencies: [
-            "Transport", "CTransportShims", "EventIO",
+            "Transport", "HTTP2", "CTransportShims", "EventIO",
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .target(name: "Core", dependencies: ["Crypto"]),
@@ -62,6 +67,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Crypto", "Core"], path: "Tests/TestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
+        .testTarget(name: "GRPCTests", dependencies: ["GRPC", "HTTP", "HTTP2", "Transport", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Transport", "EventIO", "TestSupport"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "Crypto", "TestSupport"]),
         // A child process for the file store's crash tests (killed with SIGKILL mid-operation).

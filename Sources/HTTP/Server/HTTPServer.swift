@@ -1,4 +1,5 @@
 import Foundation
+import HTTP2
 import Synchronization
 import Transport
 
@@ -60,13 +61,29 @@ public final class HTTPServer: Sendable {
     public func listen(_ address: ListenAddress, name: String, router: Router, tls: TLSConfiguration? = nil,
                        unixSocketMode: mode_t? = nil) throws -> ListenAddress {
         let context = self.context
-        let reloader = try tls.map { try TLSContextReloader(configuration: $0, listenerName: name, observer: context.observer) }
-        let created = try makeLoopsIfNeeded()
-        let listener = try ListenerSocket(address: address, name: name, tls: reloader, unixMode: unixSocketMode) {
+        return try addListener(address, name: name, tls: tls, unixSocketMode: unixSocketMode) {
             loop, transport, listener, remoteAddress, acceptedAt in
             Connection(loop: loop, transport: transport, listener: listener, context: context, router: router,
                        remoteAddress: remoteAddress, acceptedAt: acceptedAt)
         }
+    }
+
+    /// Binds `address` for HTTP/2 with prior knowledge (h2c: the client starts with the
+    /// HTTP/2 preface, as gRPC clients on a unix socket do); every request stream goes to
+    /// `streams`. The transport limits are this server's; `http2` bounds the HTTP/2 side.
+    @discardableResult
+    public func listen(_ address: ListenAddress, name: String, streams: any HTTP2StreamHandler,
+                       http2 limits: HTTP2Limits = HTTP2Limits(), unixSocketMode: mode_t? = nil) throws -> ListenAddress {
+        try addListener(address, name: name, tls: nil, unixSocketMode: unixSocketMode,
+                        makeConnection: HTTP2Listener.connections(handler: streams, limits: limits))
+    }
+
+    private func addListener(_ address: ListenAddress, name: String, tls: TLSConfiguration?, unixSocketMode: mode_t?,
+                             makeConnection: @escaping ConnectionFactory) throws -> ListenAddress {
+        let reloader = try tls.map { try TLSContextReloader(configuration: $0, listenerName: name, observer: context.observer) }
+        let created = try makeLoopsIfNeeded()
+        let listener = try ListenerSocket(address: address, name: name, tls: reloader, unixMode: unixSocketMode,
+                                          makeConnection: makeConnection)
         let loops: [EventLoop] = state.withLock { state in
             if state.loops.isEmpty { state.loops = created }
             state.listeners.append(listener)
