@@ -24,6 +24,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/keycoord --create-home --shell /usr/sbin/nologin keycoord
 COPY --from=build /out/keycoord /usr/local/bin/keycoord
+# The SPIRE KeyManager plugin under the name a plugin_cmd without arguments uses.
+RUN ln -s keycoord /usr/local/bin/keycoord-spire-plugin
 USER 10001:10001
 WORKDIR /var/lib/keycoord
 ENV KEYCOORD_STATE_DIR=/var/lib/keycoord \

@@ -56,8 +56,14 @@ let package = Package(
             "HTTP", "Transport",
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
+        // keycoord as SPIRE's KeyManager plugin (go-plugin over gRPC on a unix socket).
+        .target(name: "SPIREPlugin", dependencies: [
+            "GRPC", "HTTP", "Transport", "PluginProtos", "Crypto", "FileSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         .executableTarget(name: "keycoord", dependencies: [
-            "Service", "Core",
+            "Service", "Core", "SPIREPlugin",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "PGBench", dependencies: ["Stores", "Core"], path: "bench/postgres/PGBench"),
@@ -68,6 +74,7 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "GRPCTests", dependencies: ["GRPC", "HTTP", "HTTP2", "Transport", "TestSupport"]),
+        .testTarget(name: "SPIREPluginTests", dependencies: ["SPIREPlugin", "PluginProtos", "TestSupport", "keycoord"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Transport", "EventIO", "TestSupport"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "Crypto", "TestSupport"]),
         // A child process for the file store's crash tests (killed with SIGKILL mid-operation).

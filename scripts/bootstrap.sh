@@ -6,7 +6,7 @@ set -euo pipefail
 APT_PACKAGES=(pkg-config libssl-dev libpq-dev libnghttp2-dev libcurl4-openssl-dev libxml2-dev postgresql curl)
 # `make protos` alone needs protoc; the generated Swift code is committed.
 [ "${1:-}" = "--with-proto-tools" ] && APT_PACKAGES+=(protobuf-compiler)
-PIP_PACKAGES=(joserfc cryptography "moto[server]" botocore h11 openapi-spec-validator kubernetes-validate checkov grpcio hpack)
+PIP_PACKAGES=(joserfc cryptography "moto[server]" botocore h11 openapi-spec-validator kubernetes-validate checkov grpcio grpcio-tools hpack)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -25,7 +25,7 @@ import importlib, sys
 modules = {"joserfc": "joserfc", "cryptography": "cryptography", "moto[server]": "moto.server",
            "botocore": "botocore", "h11": "h11", "openapi-spec-validator": "openapi_spec_validator",
            "kubernetes-validate": "kubernetes_validate", "checkov": "checkov",
-           "grpcio": "grpc", "hpack": "hpack"}
+           "grpcio": "grpc", "grpcio-tools": "grpc_tools", "hpack": "hpack"}
 missing = []
 for name in sys.argv[1:]:
     try:
