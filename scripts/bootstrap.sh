@@ -6,6 +6,9 @@ set -euo pipefail
 APT_PACKAGES=(pkg-config libssl-dev libpq-dev libnghttp2-dev libcurl4-openssl-dev libxml2-dev postgresql curl)
 # `make protos` alone needs protoc; the generated Swift code is committed.
 [ "${1:-}" = "--with-proto-tools" ] && APT_PACKAGES+=(protobuf-compiler)
+# The SPIRE plugin's Go host test: go-plugin's real client from Debian's packages (GOPATH mode).
+[ "${1:-}" = "--with-test-tools" ] && APT_PACKAGES+=(protobuf-compiler golang-go golang-github-hashicorp-go-plugin-dev
+    golang-google-grpc-dev golang-google-protobuf-dev protoc-gen-go)
 PIP_PACKAGES=(joserfc cryptography "moto[server]" botocore h11 openapi-spec-validator kubernetes-validate checkov grpcio grpcio-tools hpack)
 
 missing=()
