@@ -5,7 +5,7 @@ SWIFT_FLAGS  ?=
 BIN           = $(shell $(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS) --show-bin-path)/keycoord
 RUN_ARGS     ?=
 
-.PHONY: all deps test-deps build release run test check-static protos fuzz bench-http bench-fleet clean
+.PHONY: all deps test-deps build release run test test-fakes test-scripts check-static protos fuzz bench-http bench-fleet clean
 
 all: build
 
@@ -26,13 +26,25 @@ release: deps
 run: build
 	$(BIN) serve $(RUN_ARGS)
 
-# Every test: Swift tests (with a throwaway PostgreSQL and moto), the release build the
-# Dockerfile runs, and the static checks of the deployment files against that binary.
+# Every test: the cloud fakes' proofs and the scripts' own tests, Swift tests (with a
+# throwaway PostgreSQL and moto), the release build the Dockerfile runs, and the static
+# checks of the deployment files against that binary.
 test: test-deps
+	$(MAKE) --no-print-directory test-fakes
+	$(MAKE) --no-print-directory test-scripts
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	./scripts/with-test-services.sh $(SWIFT) test --skip-build --no-parallel $(SWIFT_FLAGS)
 	$(MAKE) --no-print-directory release
 	$(MAKE) --no-print-directory check-static
+
+# The GCP and Azure fakes the backend tests run against, proved with the vendors' own SDKs
+# (Tests/python/fakes/README.md). A missing package fails the run; nothing is skipped.
+test-fakes: test-deps
+	python3 -m pytest -q -p no:cacheprovider Tests/python/fakes
+
+# The shell helpers the bench and test scripts share (scripts/lib).
+test-scripts: test-deps
+	python3 -m pytest -q -p no:cacheprovider Tests/python/scripts
 
 # Checks of files no Swift test reads: the OpenAPI document is also validated in ServiceTests.
 check-static: test-deps

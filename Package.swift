@@ -5,7 +5,7 @@ import PackageDescription
 // Core → Crypto → COpenSSL. Core performs no I/O; Stores and Backends implement its protocols.
 let package = Package(
     name: "keycoord",
-    platforms: [.macOS(.v14)],
+    // Linux only: the event loops are built on epoll (README, "Platforms").
     products: [
         .executable(name: "keycoord", targets: ["keycoord"]),
     ],
@@ -21,6 +21,8 @@ let package = Package(
         .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
 
         .target(name: "Crypto", dependencies: ["COpenSSL"]),
+        // JSON text: the one string escaper, and a deterministic writer for Encodable values.
+        .target(name: "JSON"),
         .target(name: "CTransportShims"),
         .target(name: "EventIO"),
         // Event loops, sockets and TLS, below every protocol (HTTP/1.1 today, HTTP/2 next).
@@ -30,10 +32,10 @@ let package = Package(
         // gRPC on HTTP/2: message framing, status trailers, deadlines, cancellation.
         .target(name: "GRPC", dependencies: ["HTTP2"]),
         .target(name: "HTTP", dependencies: [
-            "Transport", "HTTP2", "CTransportShims", "EventIO",
+            "Transport", "HTTP2", "CTransportShims", "EventIO", "JSON",
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
-        .target(name: "Core", dependencies: ["Crypto"]),
+        .target(name: "Core", dependencies: ["Crypto", "JSON"]),
         // Generated from proto/ by `make protos` (committed): SPIRE's plugin services,
         // go-plugin's and gRPC health, as the SPIRE plugin speaks them.
         .target(name: "PluginProtos", dependencies: [
@@ -47,7 +49,7 @@ let package = Package(
         .target(name: "Backends", dependencies: ["Core", "Crypto", "FileSupport",
                                                  .product(name: "Logging", package: "swift-log")]),
         .target(name: "Service", dependencies: [
-            "HTTP", "Transport", "Core", "Crypto", "Stores", "Backends", "FileSupport",
+            "HTTP", "Transport", "Core", "Crypto", "JSON", "Stores", "Backends", "FileSupport",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -72,6 +74,8 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["Crypto", "Core"], path: "Tests/TestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),
+        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "GRPCTests", dependencies: ["GRPC", "HTTP", "HTTP2", "Transport", "TestSupport"]),
         .testTarget(name: "SPIREPluginTests", dependencies: ["SPIREPlugin", "PluginProtos", "TestSupport", "keycoord"]),

@@ -4,18 +4,22 @@
 # build and runtime stages match what this repository builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/children.sh
+source scripts/lib/children.sh
+SCAN="$(mktemp -d)"
+# checkov (a long scan) if a signal cut the run short, and its output files.
+trap 'stop_children; rm -rf "$SCAN"' EXIT
 
 echo "check-static: Kubernetes manifests against the Kubernetes schemas"
 kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
 
 echo "check-static: checkov on deploy/ and the Dockerfile"
 export BC_SKIP_MAPPING=TRUE CHECKOV_RUN_SCA_PACKAGE_SCAN_V2=false
-checkov -d deploy --framework kubernetes --compact --quiet --skip-download >/tmp/checkov-k8s.$$ 2>&1 \
-    || { cat /tmp/checkov-k8s.$$; rm -f /tmp/checkov-k8s.$$; exit 1; }
-checkov -f Dockerfile --framework dockerfile --compact --quiet --skip-download >/tmp/checkov-docker.$$ 2>&1 \
-    || { cat /tmp/checkov-docker.$$; rm -f /tmp/checkov-docker.$$; exit 1; }
-grep -h "Passed checks" /tmp/checkov-k8s.$$ /tmp/checkov-docker.$$ || true
-rm -f /tmp/checkov-k8s.$$ /tmp/checkov-docker.$$
+checkov -d deploy --framework kubernetes --compact --quiet --skip-download >"$SCAN/k8s" 2>&1 \
+    || { cat "$SCAN/k8s"; exit 1; }
+checkov -f Dockerfile --framework dockerfile --compact --quiet --skip-download >"$SCAN/docker" 2>&1 \
+    || { cat "$SCAN/docker"; exit 1; }
+grep -h "Passed checks" "$SCAN/k8s" "$SCAN/docker" || true
 
 echo "check-static: the Dockerfile builds with the Makefile's release target"
 grep -q '^RUN make release' Dockerfile || { echo "Dockerfile must build with 'make release'" >&2; exit 1; }

@@ -10,6 +10,10 @@
 # under .build/fuzz/<target>/ and makes this script exit non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/children.sh
+source scripts/lib/children.sh
+# The compiler or the fuzzer, if a signal cut the run short.
+trap stop_children EXIT
 
 target="${1:-}"
 seconds="${2:-60}"

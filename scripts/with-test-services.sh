@@ -2,11 +2,13 @@
 # Runs a command with the real services the tests need, started for this run only:
 #   - a throwaway PostgreSQL (initdb + pg_ctl, private port and socket directory)
 #   - moto's server mode as the AWS KMS API
-# and removes them afterwards. Exports:
+# and removes them afterwards, also when the command fails or the run is interrupted (the
+# command itself is stopped then too). Exports:
 #   KEYCOORD_TEST_POSTGRES_URL  libpq URL of a superuser connection to database "postgres"
 #   KEYCOORD_TEST_MOTO_URL      http://127.0.0.1:PORT
 set -euo pipefail
 
+source "$(dirname "$0")/lib/children.sh"
 PGBIN="${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
 RUN_DIR="$(mktemp -d /tmp/keycoord-test.XXXXXX)"
 chmod 755 "$RUN_DIR"
@@ -19,7 +21,8 @@ as_pg() {
 
 cleanup() {
     set +e
-    [ -n "${MOTO_PID:-}" ] && kill "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null
+    stop_children  # moto, and the command if a signal cut it short
+    # PostgreSQL detaches from this shell (pg_ctl daemonizes it): stopped by its data dir.
     [ -f "$RUN_DIR/pg/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$RUN_DIR/pg" -m immediate stop >/dev/null 2>&1
     rm -rf "$RUN_DIR"
 }
@@ -43,6 +46,7 @@ python3 -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$RUN_DIR/moto.log" 2>&1 &
 MOTO_PID=$!
 for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1 && break
+    kill -0 "$MOTO_PID" 2>/dev/null || { cat "$RUN_DIR/moto.log" >&2; exit 1; }
     sleep 0.1
 done
 export KEYCOORD_TEST_MOTO_URL="http://127.0.0.1:$MOTO_PORT"

@@ -26,10 +26,13 @@ public struct FileIdentity: Sendable, Equatable {
         #endif
     }
 
-    /// The identity of the file at `path` (symlinks not followed), or nil if there is none.
-    public static func of(_ path: String) throws -> FileIdentity? {
+    /// The identity of the file at `path`, or nil if there is none. With `followingLinks`
+    /// it is the identity of the file the name resolves to: Kubernetes' atomic writer
+    /// (Secret and ConfigMap volumes) swaps a `..data` symlink two links away from the
+    /// visible name, whose own `lstat` never changes.
+    public static func of(_ path: String, followingLinks: Bool = false) throws -> FileIdentity? {
         var info = stat()
-        if lstat(path, &info) == 0 { return FileIdentity(info) }
+        if (followingLinks ? stat(path, &info) : lstat(path, &info)) == 0 { return FileIdentity(info) }
         if errno == ENOENT { return nil }
         throw FileError.current("stat", path: path)
     }

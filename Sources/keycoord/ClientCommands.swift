@@ -19,7 +19,7 @@ struct Keys: ParsableCommand {
 
     struct List: ParsableCommand {
         @OptionGroup var options: ClientOptions
-        func run() throws { try options.call("GET", "/v1/keys") }
+        func run() throws { try options.call("GET", "/v1/keys", view: .keys) }
     }
 
     struct Show: ParsableCommand {
@@ -90,11 +90,12 @@ struct Lock: ParsableCommand {
 struct JWKS: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the JWKS relying parties see.")
     @Option(help: "Public listener: http://HOST:PORT or unix:PATH (env KEYCOORD_PUBLIC_URL).") var publicURL: String?
+    @Option(help: "table or json (default: table on a terminal, json when piped).") var output: OutputFormat?
 
     func run() throws {
         let url = publicURL ?? ProcessInfo.processInfo.environment["KEYCOORD_PUBLIC_URL"] ?? "http://127.0.0.1:8080"
         let response = try ControlClient(url: url).send("GET", "/keys")
-        print(response.text)
+        ClientView.jwks.print(response, format: output ?? .automatic)
         guard response.status == 200 else { throw ExitCode(1) }
     }
 }

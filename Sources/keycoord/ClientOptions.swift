@@ -9,6 +9,9 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Bearer token file (env KEYCOORD_CONTROL_TOKEN_FILE; default ./keycoord-data/control-token).")
     var tokenFile: String?
 
+    @Option(help: "table or json (default: table on a terminal, json when piped).")
+    var output: OutputFormat?
+
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     func client() throws -> ControlClient {
@@ -28,11 +31,12 @@ struct ClientOptions: ParsableArguments {
         return token
     }
 
-    /// Sends a control request, prints the body, and fails the command on a non-2xx status.
-    func call(_ method: String, _ path: String, json: [String: Any]? = nil) throws {
+    /// Sends a control request, prints the answer (`table` renders it with `view`, `json`
+    /// prints the body as the server sent it), and fails the command on a non-2xx status.
+    func call(_ method: String, _ path: String, json: [String: Any]? = nil, view: ClientView = .record) throws {
         let body = try json.map { Array(try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys])) }
         let response = try client().send(method, path, body: body, token: try token())
-        if !response.body.isEmpty { print(response.text, terminator: response.text.hasSuffix("\n") ? "" : "\n") }
+        view.print(response, format: output ?? .automatic)
         guard (200..<300).contains(response.status) else { throw ExitCode(response.status == 404 ? 4 : 1) }
     }
 }

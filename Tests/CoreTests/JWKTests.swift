@@ -1,13 +1,14 @@
 import Core
 import Crypto
 import Foundation
+import TestSupport
 import Testing
 
 /// JWK encoding (RFC 7517/7518 conventions, fixed member order) and strict parsing.
 @Suite struct JWKTests {
     @Test func encodesECWithFixedMemberOrder() throws {
         let key = try PrivateKey.generate(.ecP256).publicKey
-        guard case .ec(_, let x, let y) = key.parameters else { return }
+        let (x, y) = try #require(key.ecPoint)
         let json = JWK(publicKey: key, kid: "abc", alg: "ES256").json
         #expect(json == "{\"kty\":\"EC\",\"use\":\"sig\",\"kid\":\"abc\",\"alg\":\"ES256\",\"crv\":\"P-256\","
                 + "\"x\":\"\(Base64URL.encode(x))\",\"y\":\"\(Base64URL.encode(y))\"}")
@@ -16,10 +17,7 @@ import Testing
     @Test func encodesRSAWithMinimalOctets() throws {
         let key = try PrivateKey.generate(.rsa(bits: 2048)).publicKey
         let jwk = JWK(publicKey: key, kid: "k", alg: "RS256")
-        guard case .rsa(let n, let e) = jwk.material else {
-            Issue.record("not RSA")
-            return
-        }
+        let (n, e) = try #require(jwk.rsaComponents)
         #expect(n.count == 256 && n.first != 0)
         #expect(e == [1, 0, 1])
         #expect(jwk.json.hasPrefix("{\"kty\":\"RSA\",\"use\":\"sig\",\"kid\":\"k\",\"alg\":\"RS256\",\"n\":\""))
@@ -37,19 +35,19 @@ import Testing
 
     @Test func ignoresUnknownPublicMembers() throws {
         let key = try PrivateKey.generate(.ecP256).publicKey
-        guard case .ec(_, let x, let y) = key.parameters else { return }
+        let (x, y) = try #require(key.ecPoint)
         let json = "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"\(Base64URL.encode(x))\",\"y\":\"\(Base64URL.encode(y))\",\"x5t\":\"zz\"}"
         #expect(try JWK.parse(Array(json.utf8)).publicKey() == key)
     }
 
     @Test func refusesBadJWKs() throws {
         let key = try PrivateKey.generate(.ecP256).publicKey
-        guard case .ec(_, let x, let y) = key.parameters else { return }
+        let (x, y) = try #require(key.ecPoint)
         let bx = Base64URL.encode(x), by = Base64URL.encode(y)
         var offCurve = y
         offCurve[31] ^= 1
         let rsa = try PrivateKey.generate(.rsa(bits: 2048)).publicKey
-        guard case .rsa(let n, _) = rsa.parameters else { return }
+        let n = try #require(rsa.rsaComponents).n
         let bad: [(String, String)] = [
             ("not json", "{"),
             ("array", "[]"),

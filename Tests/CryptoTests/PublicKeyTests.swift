@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TestSupport
 import Testing
 
 /// PublicKey parsing, the `.ec`/`.rsa` constructors and the SPKI bits that kids hash.
@@ -7,11 +8,8 @@ import Testing
     @Test(arguments: [KeyAlgorithm.ecP256, .ecP384, .ecP521])
     func ecConstructorRebuildsTheKey(curve: KeyAlgorithm) throws {
         let key = try PrivateKey.generate(curve).publicKey
-        guard case .ec(let c, let x, let y) = key.parameters else {
-            Issue.record("not EC parameters")
-            return
-        }
-        #expect(c == curve)
+        let (x, y) = try #require(key.ecPoint)
+        #expect(key.algorithm == curve)
         #expect(x.count == curve.coordinateSize && y.count == curve.coordinateSize)
         let rebuilt = try PublicKey.ec(curve: curve, x: x, y: y)
         #expect(rebuilt.der == key.der)
@@ -21,7 +19,7 @@ import Testing
 
     @Test func ecConstructorRejectsOffCurvePointsAndWrongLengths() throws {
         let key = try PrivateKey.generate(.ecP256).publicKey
-        guard case .ec(_, let x, let y) = key.parameters else { return }
+        let (x, y) = try #require(key.ecPoint)
         var offCurve = y
         offCurve[31] ^= 1
         #expect(throws: CryptoError.self) { try PublicKey.ec(curve: .ecP256, x: x, y: offCurve) }
@@ -36,10 +34,7 @@ import Testing
 
     @Test func rsaConstructorRebuildsTheKeyAndRejectsBadInput() throws {
         let key = try PrivateKey.generate(.rsa(bits: 2048)).publicKey
-        guard case .rsa(let n, let e) = key.parameters else {
-            Issue.record("not RSA parameters")
-            return
-        }
+        let (n, e) = try #require(key.rsaComponents)
         #expect(e == [0x01, 0x00, 0x01])
         #expect(n.count == 256 && n[0] != 0)
         #expect(try PublicKey.rsa(n: n, e: e).der == key.der)
@@ -61,7 +56,7 @@ import Testing
     /// refused. Parsing DER alone stays as it was (stored keys re-parse deterministically).
     @Test func validateRefusesWhatTheJOSEConstructorsRefuse() throws {
         let key = try PrivateKey.generate(.rsa(bits: 2048)).publicKey
-        guard case .rsa(let n, _) = key.parameters else { return }
+        let n = try #require(key.rsaComponents).n
         var even = n
         even[even.count - 1] &= 0xFE
         // SPKI for rsaEncryption with modulus `even` and exponent 65537, built by hand.
@@ -81,7 +76,8 @@ import Testing
     /// SPIRE hashes the uncompressed point; a key received compressed must re-encode.
     @Test func compressedPointsAreReencodedUncompressed() throws {
         let key = try PrivateKey.generate(.ecP256).publicKey
-        guard case .ec(_, let x, let y) = key.parameters, let last = y.last else { return }
+        let (x, y) = try #require(key.ecPoint)
+        let last = try #require(y.last)
         let algorithm: [UInt8] = [0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01,
                                   0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07]
         let point: [UInt8] = [last & 1 == 0 ? 0x02 : 0x03] + x

@@ -494,7 +494,7 @@ struct HTTPServerTests {
 
     @Test func ipv6LoopbackListener() async throws {
         try await TestServer.run(address: .tcp(host: "::1", port: 0)) { _, address in
-            guard case .tcp(_, let port) = address else { return }
+            let port = try #require(address.tcpPort)
             #expect(port > 0)
             #expect(address.description == "[::1]:\(port)")
             try await blocking {

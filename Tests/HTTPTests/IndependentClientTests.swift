@@ -26,7 +26,7 @@ struct IndependentClientTests {
 
     @Test func h11AcceptsEveryResponse() async throws {
         try await TestServer.run { _, address in
-            guard case .tcp(let host, let port) = address else { return }
+            let host = try #require(address.tcpHost), port = try #require(address.tcpPort)
             let script = Self.scriptDirectory.appendingPathComponent("http_h11_client.py").path
             let result = try await blocking { try Self.run("python3", [script, host, String(port)]) }
             #expect(result.status == 0, "\(result.output)")
@@ -36,7 +36,7 @@ struct IndependentClientTests {
 
     @Test func curlOverTCPAndUnixSocket() async throws {
         try await TestServer.run { _, address in
-            guard case .tcp(let host, let port) = address else { return }
+            let host = try #require(address.tcpHost), port = try #require(address.tcpPort)
             let result = try await blocking {
                 try Self.run("curl", ["-sS", "--http1.1", "-D", "-", "http://\(host):\(port)/keys", "http://\(host):\(port)/keys"])
             }

@@ -22,9 +22,8 @@ struct TLSServerTests {
         let bound = try server.listen(.tcp(host: "127.0.0.1", port: 0), name: "public", router: TestServer.router(),
                                       tls: TLSConfiguration(certificateChainFile: liveCert, privateKeyFile: liveKey))
         server.start()
-        guard case .tcp(_, let port) = bound else { return }
         do {
-            try await body(pki, port, liveCert, liveKey)
+            try await body(pki, try #require(bound.tcpPort), liveCert, liveKey)
         } catch {
             await server.shutdown()
             throw error
@@ -196,12 +195,8 @@ struct TLSServerTests {
                                       tls: TLSConfiguration(certificateChainFile: pki.serverCertificate(1001), privateKeyFile: pki.serverKey(1001),
                                                             clientCAFile: pki.caFile, clientAuth: .required))
         server.start()
-        guard case .tcp(_, let port) = bound else {
-            Issue.record("not a TCP address: \(bound)")
-            await server.shutdown()
-            return
-        }
         do {
+            let port = try #require(bound.tcpPort)
             var request: [String: any Sendable] = ["mode": "get", "host": "127.0.0.1", "port": port, "cafile": pki.caFile, "path": "/peer",
                                                    "cert": pki.clientCertificate("node"), "key": pki.clientKey("node")]
             let verified = try await TLSTestPKI.client(request)
@@ -231,8 +226,7 @@ struct TLSServerTests {
         let server = HTTPServer()
         let bound = try server.listen(.tcp(host: "127.0.0.1", port: 0), name: "public", router: router)
         server.start()
-        guard case .tcp(let host, let port) = bound else { return }
-        let result = try await blocking { try IndependentClientTests.run("curl", ["-sS", "http://\(host):\(port)/peer"]) }
+        let result = try await blocking { try IndependentClientTests.run("curl", ["-sS", "http://\(bound)/peer"]) }
         await server.shutdown()
         #expect(result.output == "none")
     }

@@ -73,6 +73,22 @@ final class AuthTests: XCTestCase {
         XCTAssertEqual(try call("GET", "/v1/keys", member).status, 401, "a token removed from the file stops working")
     }
 
+    func testARefusedRewriteFailsClosedAndIsReported() throws {
+        try "\(member)x\nshort\n".write(toFile: memberFile, atomically: true, encoding: .utf8)
+        let refused = try call("GET", "/v1/keys", member)
+        XCTAssertEqual(refused.status, 401, "a token removed by a refused rewrite stops working: \(refused.text)")
+        let ready = try harness.publicClient().request("GET", "/readyz")
+        XCTAssertEqual(ready.status, 503, ready.text)
+        let check = try XCTUnwrap((ready.json["checks"] as? [String: Any])?["tokens:control"] as? [String: Any], ready.text)
+        XCTAssertEqual(check["ok"] as? Bool, false)
+        XCTAssertFalse(ready.text.contains(memberFile), "the public listener does not show the file's path")
+        let metrics = try harness.publicClient().request("GET", "/metrics").text
+        XCTAssertTrue(metrics.contains("keycoord_token_file_refusals_total{file=\"\(memberFile)\"} 1"), metrics)
+
+        try "\(member)\n".write(toFile: memberFile, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try call("GET", "/v1/keys", member).status, 200, "a valid file is taken again")
+    }
+
     func testTheGeneratedTokenIsNotServedBeyondLoopback() {
         var config = ServiceConfig()
         config.controlListen = "0.0.0.0:8081"

@@ -25,6 +25,7 @@ final class BadInputTests: XCTestCase {
         var token: String? = "<valid>"
         let status: Int
         let type: String
+        var contentType: String? = "application/json"
     }
 
     func testMalformedRequestsAreRefusedAndChangeNothing() throws {
@@ -69,12 +70,20 @@ final class BadInputTests: XCTestCase {
             Case(name: "oversized body", method: "POST", path: "/v1/keys", body: Array(repeating: 0x20, count: 5000), status: 413, type: "body-too-large"),
             Case(name: "unknown path", method: "GET", path: "/v1/nothing", body: nil, status: 404, type: "not-found"),
             Case(name: "wrong method", method: "PUT", path: "/v1/keys", body: json([:]), status: 405, type: "method-not-allowed"),
+            Case(name: "wait is null", method: "POST", path: "/v1/locks/x", body: Array(#"{"holder":"h","ttl_seconds":5,"wait_seconds":null}"#.utf8), status: 400, type: "invalid-request"),
+            Case(name: "fencing is null", method: "POST", path: "/v1/keys", body: Array(#"{"public_key":"x","not_after":"\#(notAfter)","server_id":"s","fencing":null}"#.utf8), status: 400, type: "invalid-request"),
+            Case(name: "reason is an object", method: "POST", path: "/v1/keys/00112233445566778899aabbccddeeff00112233/taint", body: json(["reason": [String: Any]()]), status: 400, type: "invalid-request"),
+            Case(name: "reason is a number", method: "POST", path: "/v1/keys/00112233445566778899aabbccddeeff00112233/taint", body: json(["reason": 12345]), status: 400, type: "invalid-request"),
+            Case(name: "reason too long", method: "POST", path: "/v1/keys/00112233445566778899aabbccddeeff00112233/taint", body: json(["reason": String(repeating: "r", count: 1025)]), status: 400, type: "invalid-request"),
+            Case(name: "JSON sent as text/plain", method: "POST", path: "/v1/locks/x", body: json(["holder": "h", "ttl_seconds": 5]), status: 415, type: "unsupported-media-type", contentType: "text/plain"),
+            Case(name: "JSON sent as a form", method: "POST", path: "/v1/jwt-keys/ec-p256/ensure", body: json(["server_id": "s"]), status: 415, type: "unsupported-media-type", contentType: "application/x-www-form-urlencoded"),
+            Case(name: "a body with no Content-Type", method: "POST", path: "/v1/keys", body: json(["public_key": validPEM, "not_after": notAfter, "server_id": "s"]), status: 415, type: "unsupported-media-type", contentType: nil),
         ]
         let before = try harness.sequence()
         let kidsBefore = try harness.jwksKids()
         for item in cases {
             let client = try harness.controlClient()
-            var headers: [(String, String)] = [("Content-Type", "application/json")]
+            var headers: [(String, String)] = item.contentType.map { [("Content-Type", $0)] } ?? []
             if let token = item.token { headers.append(("Authorization", "Bearer \(token == "<valid>" ? harness.token : token)")) }
             let response = try client.request(item.method, item.path, headers: headers, body: item.body)
             XCTAssertEqual(response.status, item.status, "\(item.name): \(response.text)")
@@ -96,6 +105,9 @@ final class BadInputTests: XCTestCase {
             try client.request("POST", path, headers: [("Content-Type", "application/json")], body: Array(body.utf8), bearer: harness.token)
         }
         let escaped = try post("/v1/locks/escapes", #" {"holder" : "h\u0041\u002d1", "ttl_seconds": 3.0e1 }"# + "\n")
+        let charset = try client.request("POST", "/v1/locks/charset", headers: [("Content-Type", "Application/JSON; charset=utf-8")],
+                                         body: Array(#"{"holder":"h","ttl_seconds":5}"#.utf8), bearer: harness.token)
+        XCTAssertEqual(charset.status, 200, "media types compare case-insensitively, parameters aside: \(charset.text)")
         XCTAssertEqual(escaped.status, 200, escaped.text)
         XCTAssertEqual(escaped.json["holder"] as? String, "hA-1")
         let pair = try post("/v1/locks/pair", #"{"holder":"h\ud83d\ude00","ttl_seconds":5}"#)

@@ -6,7 +6,7 @@ import TestSupport
 
 /// The same store contract FileStore meets, run against PostgresStore instances that
 /// share one fresh database.
-@Suite(.enabled(if: PostgresTestSupport.available, "needs KEYCOORD_TEST_POSTGRES_URL (make test starts PostgreSQL)"))
+@Suite
 struct PostgresConformanceTests {
     @Test(arguments: StoreConformance.Check.allCases)
     func conformance(_ check: StoreConformance.Check) async throws {

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 @testable import Stores
 
-@Suite(.enabled(if: PostgresTestSupport.available))
+@Suite
 struct PostgresDriverTests {
     /// How a statement waits for its answer: blocking the connection's queue, or through a
     /// reactor as on an HTTP event loop (the test checks the reactor was really used).

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 @testable import Stores
 
-@Suite(.enabled(if: PostgresTestSupport.available))
+@Suite
 struct PostgresLockTests {
     private func stores() async throws -> (url: String, a: PostgresStore, b: PostgresStore) {
         let url = try await PostgresTestSupport.freshDatabase()

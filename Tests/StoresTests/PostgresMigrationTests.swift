@@ -3,7 +3,7 @@ import Foundation
 import Testing
 @testable import Stores
 
-@Suite(.enabled(if: PostgresTestSupport.available))
+@Suite
 struct PostgresMigrationTests {
     @Test func emptyDatabaseThenIdempotentRerun() async throws {
         let url = try await PostgresTestSupport.freshDatabase()

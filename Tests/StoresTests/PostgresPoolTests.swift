@@ -6,7 +6,7 @@ import Testing
 
 /// The session pools: spare lease sessions are kept for the next acquire, idle sessions are
 /// closed on the server after the idle timeout, and a full pool makes callers wait.
-@Suite(.enabled(if: PostgresTestSupport.available))
+@Suite
 struct PostgresPoolTests {
     /// How many of `pids` are live server sessions.
     private func live(_ url: String, _ pids: [Int32]) async throws -> Int64 {

@@ -4,21 +4,21 @@ import Testing
 import TestSupport
 @testable import Stores
 
-/// A PgBouncer of the test's own in front of the shared test server, when PgBouncer is
-/// installed (it is optional: the suite is skipped without it).
+/// A PgBouncer of the test's own in front of the shared test server (make test installs
+/// PgBouncer; without it the suite fails, it is not skipped).
 final class PostgresPgBouncer {
     static let executable = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer", "/usr/local/bin/pgbouncer"]
         .first { FileManager.default.isExecutableFile(atPath: $0) }
-    static var available: Bool { executable != nil }
-
     let port: Int
     private let directory: URL
 
     /// Serves database `pooled` (the server's `database`) in `mode` on a private port.
     init(serverURL: String, database: String, mode: String) throws {
-        guard let executable = Self.executable, let server = URLComponents(string: serverURL),
-              let host = server.host, let serverPort = server.port else {
-            throw PostgresTestError("PgBouncer or the server URL is missing")
+        guard let executable = Self.executable else {
+            throw PostgresTestError("pgbouncer is not installed (make test installs it through scripts/bootstrap.sh)")
+        }
+        guard let server = URLComponents(string: serverURL), let host = server.host, let serverPort = server.port else {
+            throw PostgresTestError("the server URL \(serverURL) has no host and port")
         }
         port = try PostgresPrivateCluster.freePort()
         let base = ProcessInfo.processInfo.environment["KEYCOORD_TEST_RUN_DIR"] ?? NSTemporaryDirectory()
@@ -58,7 +58,7 @@ final class PostgresPgBouncer {
     }
 }
 
-@Suite(.enabled(if: PostgresTestSupport.available && PostgresPgBouncer.available))
+@Suite
 struct PostgresPoolerTests {
     @Test(arguments: ["transaction", "session"])
     func poolerIsRefused(mode: String) async throws {

@@ -9,7 +9,7 @@ import TestSupport
 /// set it for lock requests), statements are sent without blocking and their answers are
 /// awaited through the reactor. The same contract and failure behaviour as the blocking path
 /// (PostgresDriverTests runs its statement tests on both paths).
-@Suite(.enabled(if: PostgresTestSupport.available))
+@Suite
 struct PostgresReactorTests {
     @Test func aTerminatedSessionFailsAsConnectionLost() async throws {
         let url = try await PostgresTestSupport.freshDatabase()

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 @testable import Stores
 
-@Suite(.enabled(if: PostgresTestSupport.available))
+@Suite
 struct PostgresRegistryTests {
     private struct Refused: Error {}
 

@@ -6,7 +6,7 @@ import TestSupport
 
 /// PostgreSQL goes down and comes back under a running store: its own cluster, so the
 /// shared one is never disturbed.
-@Suite(.enabled(if: PostgresTestSupport.available && PostgresPrivateCluster.available))
+@Suite
 struct PostgresRestartTests {
     @Test func storeReportsUnavailableWhileDownAndRecoversWithoutRestart() async throws {
         let cluster = try PostgresPrivateCluster()

@@ -7,7 +7,6 @@ import Foundation
 /// suite gets a fresh database so suites can run in parallel.
 enum PostgresTestSupport {
     static let adminURL = ProcessInfo.processInfo.environment["KEYCOORD_TEST_POSTGRES_URL"]
-    static var available: Bool { adminURL != nil }
 
     /// Creates `keycoord_test_<random>` and returns a URL to it. The name is generated here
     /// (hex only), so building the DDL from it is safe.

@@ -3,8 +3,6 @@ import Foundation
 /// A PostgreSQL cluster of the test's own (initdb from KEYCOORD_TEST_PGBIN), so a test can
 /// stop and restart the server without disturbing the shared one other suites use.
 public final class PostgresPrivateCluster: @unchecked Sendable {
-    public static var available: Bool { ProcessInfo.processInfo.environment["KEYCOORD_TEST_PGBIN"] != nil }
-
     public let directory: URL
     public let port: Int
     private let bin: String

@@ -1,9 +1,11 @@
 """Validates openapi.yaml (OpenAPI 3.1) and lists its operations.
 
-stdin: {"path": "<openapi.yaml>"}
-stdout: {"operations": [["GET", "/keys"], ...]}
+stdin: {"path": "<openapi.yaml>", "identifiers": ["spire-1", ...]}
+stdout: {"operations": [["GET", "/keys", "<the path's server URL>"], ...],
+         "identifiers": {"spire-1": true, ...}}  (whether each matches the Identifier pattern)
 """
 import json
+import re
 import sys
 
 import yaml
@@ -17,10 +19,13 @@ def main() -> None:
     validate(document)
     operations = []
     for path, item in document["paths"].items():
+        servers = [server["url"] for server in item.get("servers", [])]
         for method in ("get", "put", "post", "delete", "patch", "head", "options"):
             if method in item:
-                operations.append([method.upper(), path])
-    json.dump({"operations": sorted(operations)}, sys.stdout)
+                operations.append([method.upper(), path, servers[0] if len(servers) == 1 else ""])
+    pattern = re.compile(document["components"]["schemas"]["Identifier"]["pattern"])
+    identifiers = {value: pattern.fullmatch(value) is not None for value in request.get("identifiers", [])}
+    json.dump({"operations": sorted(operations), "identifiers": identifiers}, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -172,6 +172,8 @@ def main():
 
     state_dir = tempfile.mkdtemp(prefix="keycoord-fleet.")
     sidecars = []
+    # A SIGTERM unwinds through the finally below, which stops every sidecar.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         for index in range(args.sidecars):
             sidecars.append(start_sidecar(args.binary, state_dir, index, args))

@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import resource
 import selectors
+import signal
 import socket
 import statistics
 import sys
@@ -232,20 +233,25 @@ def main():
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds the attack runs before measuring")
     args = parser.parse_args()
     raise_nofile()
+    # A SIGTERM unwinds through the finally below, so no attacker outlives this process.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     stop = multiprocessing.Event()
     results = multiprocessing.Queue()
     workers = []
-    if args.attack != "none":
-        count = args.workers if args.attack in ("header-flood", "smuggling") else 1
-        for _ in range(count):
-            process = multiprocessing.Process(target=run_attack, args=(args.attack, args.port, args.connections, stop, results))
-            process.start()
-            workers.append(process)
-        time.sleep(args.warmup)
-    keep_alive = measure(args.port, args.requests, fresh=False)
-    fresh = measure(args.port, args.requests, fresh=True)
-    stop.set()
+    try:
+        if args.attack != "none":
+            count = args.workers if args.attack in ("header-flood", "smuggling") else 1
+            for _ in range(count):
+                process = multiprocessing.Process(target=run_attack, daemon=True,
+                                                  args=(args.attack, args.port, args.connections, stop, results))
+                process.start()
+                workers.append(process)
+            time.sleep(args.warmup)
+        keep_alive = measure(args.port, args.requests, fresh=False)
+        fresh = measure(args.port, args.requests, fresh=True)
+    finally:
+        stop.set()
     attack = {}
     for _ in workers:
         for key, value in results.get(timeout=60).items():

@@ -25,12 +25,10 @@ if [ -z "${KEYCOORD_BIN:-}" ]; then
 fi
 
 WORK="$(mktemp -d /tmp/keycoord-hostile.XXXXXX)"
-SERVER_PID=""
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
+# shellcheck source=scripts/lib/children.sh
+source scripts/lib/children.sh
+# The server, and the attack (with its worker processes) if a signal cut the run short.
+cleanup() { stop_children; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 # Default limits (max-connections 10000, header-timeout 10s, ...); only the ports differ.

@@ -31,18 +31,14 @@ BIN="$(swift build -c release --show-bin-path)/HTTPBenchServer"
 
 WORK="$(mktemp -d /tmp/keycoord-bench.XXXXXX)"
 chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
-    sleep 0.5
-    rm -rf "$WORK"
-}
+# shellcheck source=scripts/lib/children.sh
+source scripts/lib/children.sh
+# Every server, nginx's workers and the idle-connection holders: all started from this shell.
+cleanup() { stop_children; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 "$BIN" "127.0.0.1:$OURS_PORT" > "$WORK/ours.log" 2>&1 &
 OURS_PID=$!
-PIDS+=("$OURS_PID")
 for _ in $(seq 50); do grep -q listening "$WORK/ours.log" 2>/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$OURS_PORT/keys" > "$WORK/keys.json" || { cat "$WORK/ours.log" >&2; exit 1; }
 chmod 644 "$WORK/keys.json"
@@ -69,13 +65,11 @@ http {
 }
 NGINX
 nginx -c "$WORK/nginx.conf" -p "$WORK" -g "daemon off; worker_rlimit_nofile 65536;" &
-PIDS+=($!)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$NGINX_PORT/keys" >/dev/null 2>&1 && break; sleep 0.1; done
 cmp -s "$WORK/keys.json" <(curl -sf "http://127.0.0.1:$NGINX_PORT/keys") || { echo "nginx serves different bytes" >&2; exit 1; }
 
 swiftc -O -swift-version 5 bench/http/DispatchProbe.swift -o "$WORK/probe" 2>/dev/null
 "$WORK/probe" "$PROBE_PORT" "$WORK/keys.json" > "$WORK/probe.log" 2>&1 &
-PIDS+=($!)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PROBE_PORT/keys" >/dev/null 2>&1 && break; sleep 0.1; done
 
 # Resident memory in KiB of a process and its children (nginx workers): current and peak.
@@ -133,7 +127,6 @@ for server in ours nginx; do
     [ "$server" = nginx ] && port=$NGINX_PORT && pid=$(nginx_master)
     python3 bench/http/idle_connections.py 127.0.0.1 "$port" "$IDLE" > "$WORK/idle-$server.out" 2>&1 &
     holder=$!
-    PIDS+=("$holder")
     for _ in $(seq 600); do grep -q ready "$WORK/idle-$server.out" && break; sleep 0.1; done
     held=$(awk '/ready/ { print $2 }' "$WORK/idle-$server.out")
     sleep 1

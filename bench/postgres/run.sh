@@ -20,7 +20,11 @@ DB="keycoord_bench"
 psql -X -q "$KEYCOORD_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 URL="${KEYCOORD_TEST_POSTGRES_URL%/*}/$DB"
 WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+# shellcheck source=scripts/lib/children.sh
+source "$ROOT/scripts/lib/children.sh"
+# PGBench or pgbench, run in the pipeline's subshell, if a signal cut the run short.
+cleanup() { stop_children; rm -rf "$WORK"; }
+trap cleanup EXIT
 OUT="$ROOT/.build/pgbench-last-run.md"
 
 {

@@ -25,30 +25,39 @@ DB="keycoord_service_bench"
 psql -X -q "$KEYCOORD_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 URL="${KEYCOORD_TEST_POSTGRES_URL%/*}/$DB"
 WORK="$(mktemp -d)"
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+# shellcheck source=scripts/lib/children.sh
+source "$ROOT/scripts/lib/children.sh"
+cleanup() { stop_children; rm -rf "$WORK"; }
 trap cleanup EXIT
 TOKEN="bench-$(openssl rand -hex 16)"
 echo "$TOKEN" > "$WORK/token"
 
-start_sidecar() {  # name → prints "public control"
+# Started in this shell (not inside a substitution), so the EXIT trap stops it.
+start_sidecar() {  # name
     mkdir -p "$WORK/$1"
     "$BIN_DIR/keycoord" serve --store postgres --postgres-url "$URL" --state-dir "$WORK/$1" --keys-dir "$WORK/keys" \
         --control-token-file "$WORK/token" --admin-token-file "$WORK/token" --instance-id "$1" \
-        --public-listen 127.0.0.1:0 --control-listen 127.0.0.1:0 --log-level notice 2> "$WORK/$1.log" &
-    PIDS+=($!)
+        --public-listen 127.0.0.1:0 --control-listen 127.0.0.1:0 --log-level notice 2> "$WORK/$1.log" > /dev/null &
+}
+sidecar_ports() {  # name pid → prints "public control" once it serves; fails if it died or never did
+    local line
     for _ in $(seq 1 200); do
         line="$(grep -m1 '"keycoord serving"' "$WORK/$1.log" || true)"
         if [ -n "$line" ]; then
             python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["public"].rsplit(":",1)[1], r["control"].rsplit(":",1)[1])' "$line"
-            return
+            return 0
         fi
+        kill -0 "$2" 2>/dev/null || break
         sleep 0.1
     done
-    cat "$WORK/$1.log" >&2; exit 1
+    echo "sidecar $1 did not start:" >&2; cat "$WORK/$1.log" >&2; return 1
 }
-read -r A_PUBLIC A_CONTROL < <(start_sidecar a)
-read -r B_PUBLIC B_CONTROL < <(start_sidecar b)
+start_sidecar a; A_PID=$!
+start_sidecar b; B_PID=$!
+A_PORTS="$(sidecar_ports a "$A_PID")"
+B_PORTS="$(sidecar_ports b "$B_PID")"
+read -r A_PUBLIC A_CONTROL <<< "$A_PORTS"
+read -r B_PUBLIC B_CONTROL <<< "$B_PORTS"
 
 for _ in $(seq 1 50); do
     openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null | openssl pkey -pubout
@@ -62,6 +71,8 @@ echo '```'
 echo "bench/service/run.sh $DURATION $ROUNDS"
 echo "  ServiceBench lock-cycle --port <sidecar A control> --clients <N> --seconds $DURATION"
 echo "  pgbench -n -M extended -f bench/postgres/lock-cycle.sql -c <N> -j <min(N,2)> -T $DURATION -l <db>"
+echo "  ServiceBench hot-lock --port <sidecar A control> --clients 16 --seconds $DURATION"
+echo "  pgbench -n -M extended -f bench/postgres/hot-handoff.sql -c 16 -j 2 -T $DURATION -l <db>"
 echo "  ServiceBench ensure --port <sidecar A control> --clients 16 --seconds $DURATION"
 echo "  ServiceBench propagation --port <sidecar A control> --public-port <sidecar B public> --count 50"
 echo '```'
@@ -79,9 +90,21 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 python3 "$ROOT/bench/service/summarize.py" "$WORK/rows"
 echo
+# A hot lock: 16 clients on one name, each waiting its turn; the floor is the same hand-off
+# (one advisory lock and the epoch bump per transaction) in raw SQL.
+: > "$WORK/hot"
+for round in $(seq 1 "$ROUNDS"); do
+    "$BIN_DIR/ServiceBench" hot-lock --port "$A_CONTROL" --token "$TOKEN" --clients 16 --seconds "$DURATION" >> "$WORK/hot"
+    rm -rf "$WORK/log-hot"; mkdir -p "$WORK/log-hot"
+    (cd "$WORK/log-hot" && pgbench -n -M extended -f "$ROOT/bench/postgres/hot-handoff.sql" \
+        -c 16 -j 2 -T "$DURATION" -l "$URL" > /dev/null 2>&1)
+    python3 "$ROOT/bench/postgres/pgbench_stats.py" 16 "$DURATION" "$WORK/log-hot" "pgbench raw SQL, one lock" >> "$WORK/hot"
+done
+python3 "$ROOT/bench/service/summarize_hot.py" "$WORK/hot"
+echo
 echo "| client | clients | requests | requests/s | p50 ms | p99 ms |"
 echo "|---|---|---|---|---|---|"
-curl -fs -X POST -H "Authorization: Bearer $TOKEN" -d '{"server_id":"bench"}' "http://127.0.0.1:$A_CONTROL/v1/jwt-keys/ec-p256/ensure" > /dev/null
+curl -fs -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"server_id":"bench"}' "http://127.0.0.1:$A_CONTROL/v1/jwt-keys/ec-p256/ensure" > /dev/null
 "$BIN_DIR/ServiceBench" ensure --port "$A_CONTROL" --token "$TOKEN" --clients 16 --seconds "$DURATION"
 echo
 echo "| propagation | publishes | p50 | p99 | max |"

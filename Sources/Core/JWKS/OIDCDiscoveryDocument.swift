@@ -1,3 +1,4 @@
+import JSON
 /// The OpenID Connect discovery document (`/.well-known/openid-configuration`) as SPIRE's
 /// oidc-discovery-provider serves it, so keycoord can stand in for that provider.
 public enum OIDCDiscoveryDocument {

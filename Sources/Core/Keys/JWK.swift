@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import JSON
 
 /// A public JSON Web Key (RFC 7517/7518) of an EC or RSA signing key.
 ///

@@ -24,6 +24,10 @@ public struct APIError: Error, Sendable {
     static func malformedJSON(_ detail: String) -> APIError {
         APIError(.badRequest, "malformed-json", "Malformed JSON body", detail)
     }
+
+    static func unsupportedMediaType(_ detail: String) -> APIError {
+        APIError(.unsupportedMediaType, "unsupported-media-type", "Unsupported media type", detail)
+    }
 }
 
 /// The one place where an error becomes an HTTP status and a problem type

@@ -99,25 +99,25 @@ final class ControlAPI: Sendable {
 
     private func acquireLock(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         let name = try lockName(request)
-        let body = try JSONBody.parse(request.body, allowed: ["holder", "ttl_seconds", "wait_seconds"])
+        let body = try JSONBody.parse(request, allowed: ["holder", "ttl_seconds", "wait_seconds"])
         let holder = try Validate.identifier(body.requiredString("holder", maxLength: 200), field: "holder")
         guard let ttl = try body.integer("ttl_seconds", in: 1...Self.maxLockTTL) else {
             throw APIError.badRequest("ttl_seconds is required (1 to \(Self.maxLockTTL))")
         }
         let wait = try body.integer("wait_seconds", in: 0...Self.maxLockWait) ?? 0
         let lease = try await store.acquire(lock: name, holder: holder, ttl: .seconds(ttl), wait: .seconds(wait))
-        return (JSONResponse.make(.ok, WireFormat.lease(lease)), name)
+        return (try JSONResponse.make(.ok, WireFormat.lease(lease)), name)
     }
 
     private func renewLock(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         let name = try lockName(request)
-        let body = try JSONBody.parse(request.body, allowed: ["lease_id", "ttl_seconds"])
+        let body = try JSONBody.parse(request, allowed: ["lease_id", "ttl_seconds"])
         let leaseID = try body.requiredString("lease_id", maxLength: 200)
         guard let ttl = try body.integer("ttl_seconds", in: 1...Self.maxLockTTL) else {
             throw APIError.badRequest("ttl_seconds is required (1 to \(Self.maxLockTTL))")
         }
         let lease = try await store.renew(lock: name, leaseID: leaseID, ttl: .seconds(ttl))
-        return (JSONResponse.make(.ok, WireFormat.lease(lease)), name)
+        return (try JSONResponse.make(.ok, WireFormat.lease(lease)), name)
     }
 
     private func releaseLock(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
@@ -131,13 +131,13 @@ final class ControlAPI: Sendable {
 
     private func lockStatus(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         let name = try lockName(request)
-        return (JSONResponse.make(.ok, WireFormat.lockStatus(try await store.status(lock: name))), name)
+        return (try JSONResponse.make(.ok, WireFormat.lockStatus(try await store.status(lock: name))), name)
     }
 
     // MARK: Keys
 
     private func publishKey(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
-        let body = try JSONBody.parse(request.body, allowed: ["public_key", "not_after", "server_id", "fencing"])
+        let body = try JSONBody.parse(request, allowed: ["public_key", "not_after", "server_id", "fencing"])
         guard let rawKey = body.raw("public_key") else { throw APIError.badRequest("public_key is required (PEM, base64 DER or a JWK object)") }
         let publicKey = try PublicKeyMember.parse(rawKey)
         let notAfterText = try body.requiredString("not_after", maxLength: 64)
@@ -154,15 +154,12 @@ final class ControlAPI: Sendable {
             fence = Fence(lock: lock, token: UInt64(token))
         }
         let record = try await coordinator.publish(PublishRequest(publicKey: publicKey, notAfter: notAfter, serverID: serverID, fence: fence))
-        return (JSONResponse.make(.ok, WireFormat.key(record)), record.kid)
+        return (try JSONResponse.make(.ok, WireFormat.key(record)), record.kid)
     }
 
     private func listKeys(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         let snapshot = try await coordinator.snapshot()
-        return (JSONResponse.make(.ok, [
-            "sequence": snapshot.sequence,
-            "keys": snapshot.records.map(WireFormat.key),
-        ]), "")
+        return (try JSONResponse.make(.ok, WireFormat.keyList(snapshot)), "")
     }
 
     private func kid(_ request: HTTPServerRequest) throws -> String {
@@ -173,20 +170,23 @@ final class ControlAPI: Sendable {
 
     private func showKey(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         let kid = try kid(request)
-        return (JSONResponse.make(.ok, WireFormat.key(try await coordinator.key(kid: kid))), kid)
+        return (try JSONResponse.make(.ok, WireFormat.key(try await coordinator.key(kid: kid))), kid)
     }
+
+    /// The longest taint reason accepted (bytes of UTF-8).
+    static let maxReasonBytes = 1024
 
     private func taintKey(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         try ControlAuthenticator.requireAdmin(caller, for: "taint")
         let kid = try kid(request)
-        _ = try JSONBody.parse(request.body, allowed: ["reason"], allowEmpty: true)
-        return (JSONResponse.make(.ok, WireFormat.key(try await coordinator.taint(kid: kid, by: caller.id))), kid)
+        _ = try JSONBody.parse(request, allowed: ["reason"], allowEmpty: true).string("reason", maxLength: Self.maxReasonBytes)
+        return (try JSONResponse.make(.ok, WireFormat.key(try await coordinator.taint(kid: kid, by: caller.id))), kid)
     }
 
     private func revokeKey(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
         try ControlAuthenticator.requireAdmin(caller, for: "revoke")
         let kid = try kid(request)
-        return (JSONResponse.make(.ok, WireFormat.key(try await coordinator.revoke(kid: kid, by: caller.id))), kid)
+        return (try JSONResponse.make(.ok, WireFormat.key(try await coordinator.revoke(kid: kid, by: caller.id))), kid)
     }
 
     // MARK: Events
@@ -207,7 +207,7 @@ final class ControlAPI: Sendable {
         let wait = try parameter("wait", in: 0...Self.maxEventWait, default: 30)
         let sequence = try await store.waitForChange(trustDomain: coordinator.config.trustDomain, after: after,
                                                      timeout: .seconds(wait))
-        return (JSONResponse.make(.ok, ["sequence": sequence, "changed": sequence > after]), "")
+        return (try JSONResponse.make(.ok, WireFormat.Events(sequence: sequence, changed: sequence > after)), "")
     }
 
     private func ensure(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
@@ -216,11 +216,11 @@ final class ControlAPI: Sendable {
             throw APIError(.notFound, "unknown-key-type", "Unknown key type",
                            "key type \"\(typeName)\" is not one of \(KeyType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let body = try JSONBody.parse(request.body, allowed: ["server_id"])
+        let body = try JSONBody.parse(request, allowed: ["server_id"])
         let serverID = try Validate.identifier(body.requiredString("server_id", maxLength: 200), field: "server_id")
         let result = try await coordinator.ensure(keyType: keyType, serverID: serverID)
         // Usually nothing changed; when this call minted, serve the key before answering.
         await publisher.refreshUnlessServing([result.current.kid] + (result.next.map { [$0.kid] } ?? []))
-        return (JSONResponse.make(.ok, WireFormat.ensure(result)), result.current.kid)
+        return (try JSONResponse.make(.ok, WireFormat.ensure(result)), result.current.kid)
     }
 }

@@ -32,6 +32,13 @@ final class ControlAuthenticator: Sendable {
         self.adminSPIFFEIDs = adminSPIFFEIDs
     }
 
+    /// The token files in force, for `/readyz`: a refused file means its callers get 401.
+    var tokenFiles: [(role: String, file: TokenFile)] {
+        var files = [("control", memberTokens)]
+        if let adminTokens, adminTokens !== memberTokens { files.append(("admin", adminTokens)) }
+        return files
+    }
+
     func authenticate(_ request: HTTPServerRequest) throws -> Caller {
         if let peer = request.tlsPeer, let id = peer.spiffeIDs.first {
             guard peer.spiffeIDs.count == 1 else {

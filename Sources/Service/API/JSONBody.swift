@@ -1,14 +1,31 @@
 import Foundation
 import HTTP
 import HTTPTypes
+import JSON
 
 /// A JSON object from a request body, read strictly: the body must be one UTF-8 JSON
-/// object, unknown members are refused (a typo must not silently fall back to a default),
-/// and each accessor checks the member's type.
+/// object sent as `application/json`, unknown members are refused (a typo must not
+/// silently fall back to a default), `null` is refused (no member is nullable: leave it
+/// out), and each accessor checks the member's type.
 struct JSONBody {
     private let members: [String: Any]
 
     init(_ members: [String: Any]) { self.members = members }
+
+    /// Parses a request's body; a non-empty body must be declared `application/json` (or a
+    /// `+json` type), else 415.
+    static func parse(_ request: HTTPServerRequest, allowed: Set<String>, allowEmpty: Bool = false) throws -> JSONBody {
+        if !request.body.isEmpty {
+            let declared = request.headerFields[.contentType] ?? ""
+            let media = declared.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            guard media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json")) else {
+                throw APIError.unsupportedMediaType(declared.isEmpty
+                    ? "the body needs Content-Type: application/json"
+                    : "the body is \(declared); send it as Content-Type: application/json")
+            }
+        }
+        return try parse(request.body, allowed: allowed, allowEmpty: allowEmpty)
+    }
 
     /// Parses `body`; an empty body counts as `{}` when `allowEmpty`.
     static func parse(_ body: [UInt8], allowed: Set<String>, allowEmpty: Bool = false) throws -> JSONBody {
@@ -37,10 +54,14 @@ struct JSONBody {
         if !unknown.isEmpty {
             throw APIError.badRequest("unknown member(s) \(unknown.sorted().joined(separator: ", ")); allowed: \(allowed.sorted().joined(separator: ", "))")
         }
+        let nulls = members.filter { $0.value is JSONReader.Null }.keys.sorted()
+        if !nulls.isEmpty {
+            throw APIError.badRequest("\(nulls.joined(separator: ", ")) must not be null; leave a member out to take its default")
+        }
         self.members = members
     }
 
-    func has(_ key: String) -> Bool { members[key] != nil && !(members[key] is JSONReader.Null) }
+    func has(_ key: String) -> Bool { members[key] != nil }
 
     func string(_ key: String, maxLength: Int = 4096) throws -> String? {
         guard has(key) else { return nil }
@@ -81,12 +102,12 @@ struct JSONBody {
     func raw(_ key: String) -> Any? { has(key) ? members[key] : nil }
 }
 
-/// JSON responses.
+/// JSON responses, from the typed bodies of `WireFormat`.
 enum JSONResponse {
-    static func make(_ status: HTTPResponse.Status = .ok, _ object: [String: Any]) -> HTTPServerResponse {
+    static func make<Body: Encodable>(_ status: HTTPResponse.Status = .ok, _ body: Body) throws -> HTTPServerResponse {
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         fields[.cacheControl] = "no-store"
-        return HTTPServerResponse(status: status, headerFields: fields, body: Array((JSONEncoding.encode(object) + "\n").utf8))
+        return HTTPServerResponse(status: status, headerFields: fields, body: Array((try JSONWriter.encode(body) + "\n").utf8))
     }
 }

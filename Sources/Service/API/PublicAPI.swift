@@ -17,17 +17,23 @@ final class PublicAPI: Sendable {
         self.metrics = metrics
     }
 
+    /// `/healthz`'s answer, the same bytes every time.
+    private static let alive = HTTPServerResponse(
+        status: .ok, headerFields: [.contentType: "application/json", .cacheControl: "no-store"], body: Array("{\"status\":\"ok\"}\n".utf8))
+
     func register(on router: Router) {
         let jwks = HTTPHandler.sync { [publisher] in publisher.jwksResponse($0) }
         router.add(.get, "/.well-known/jwks.json", jwks)
         router.add(.get, "/keys", jwks)
         router.add(.get, "/.well-known/openid-configuration", .sync { [publisher] in publisher.discoveryResponse($0) })
-        router.add(.get, "/healthz", .sync { _ in
-            JSONResponse.make(.ok, ["status": "ok"])
-        })
+        router.add(.get, "/healthz", .sync { _ in Self.alive })
         router.add(.get, "/readyz", .async { [readiness] _ in
             let report = await readiness.check()
-            return JSONResponse.make(report.ready ? .ok : .serviceUnavailable, report.json)
+            do {
+                return try JSONResponse.make(report.ready ? .ok : .serviceUnavailable, report.wire)
+            } catch {
+                return ProblemMapper.response(for: error)
+            }
         })
         router.add(.get, "/metrics", .sync { [metrics] _ in
             var fields = HTTPFields()

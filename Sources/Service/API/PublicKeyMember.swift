@@ -7,7 +7,7 @@ import Foundation
 enum PublicKeyMember {
     static func parse(_ value: Any) throws -> PublicKey {
         if let jwk = value as? [String: Any] {
-            return try PublicKeyInput.parse(Array(JSONEncoding.encode(jwk).utf8))
+            return try PublicKeyInput.parse(Array(try JSONEncoding.encode(jwk).utf8))
         }
         guard let text = value as? String, !text.isEmpty else {
             throw APIError.badRequest("public_key must be a PEM string, base64 DER or a JWK object")

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import JSON
 import Logging
 
 /// Writes one JSON object per line to standard error (or plain text lines), so log

@@ -21,6 +21,8 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
                    kind: .counter, labels: ["listener", "reason"])
         r.register("keycoord_tls_reloads_total", help: "TLS certificate reloads after a file change, by listener and outcome (ok, failed).",
                    kind: .counter, labels: ["listener", "outcome"])
+        r.register("keycoord_token_file_refusals_total", help: "Token file versions refused (unreadable, empty, a short token), by file; their tokens are not accepted.",
+                   kind: .counter, labels: ["file"])
         r.register("keycoord_keys", help: "Keys in the registry, by key type and state (tainted counted apart).",
                    kind: .gauge, labels: ["key_type", "state"])
         r.register("keycoord_jwks_keys", help: "Keys in the served JWKS, by family.", kind: .gauge, labels: ["family"])
@@ -59,6 +61,8 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
     public func tlsContextReloaded(listener: String, error: TLSError?) {
         registry.add("keycoord_tls_reloads_total", [listener, error == nil ? "ok" : "failed"])
     }
+
+    func tokenFileRefused(path: String) { registry.add("keycoord_token_file_refusals_total", [path]) }
 
     // MARK: CoordinatorObserver
 

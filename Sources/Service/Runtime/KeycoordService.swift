@@ -62,9 +62,10 @@ public final class KeycoordService: Sendable {
         limits.shutdownGrace = config.shutdownGrace
         self.server = HTTPServer(limits: limits, observer: HTTPEventObserver(metrics: metrics, logger: logger))
 
-        let auth = try Self.makeAuthenticator(config, logger: logger)
+        let auth = try Self.makeAuthenticator(config, metrics: metrics, logger: logger)
         PublicAPI(publisher: publisher,
-                  readiness: Readiness(store: store, backend: backend, publisher: publisher, keyTypes: config.keyTypes),
+                  readiness: Readiness(store: store, backend: backend, publisher: publisher, keyTypes: config.keyTypes,
+                                       authenticator: auth),
                   metrics: metrics).register(on: publicRouter)
         ControlAPI(coordinator: coordinator, store: store, auth: auth, logger: logger, publisher: publisher,
                    locksOnLoop: config.store == .postgres)
@@ -124,15 +125,20 @@ public final class KeycoordService: Sendable {
                                 clientAuth: config.usesControlMTLS ? .optional : .none)
     }
 
-    private static func makeAuthenticator(_ config: ServiceConfig, logger: Logger) throws -> ControlAuthenticator {
+    private static func makeAuthenticator(_ config: ServiceConfig, metrics: ServiceMetrics, logger: Logger) throws -> ControlAuthenticator {
         let tokenPath = config.resolvedControlTokenFile
         if config.usesGeneratedControlToken, try TokenFile.generateIfMissing(at: tokenPath) {
             logger.notice("generated a control API token", metadata: ["file": .string(tokenPath)])
         }
-        let members = try TokenFile(path: tokenPath)
+        let refused: @Sendable (String, String) -> Void = { path, reason in
+            metrics.tokenFileRefused(path: path)
+            logger.error("token file refused; none of its tokens is accepted until a valid file replaces it",
+                         metadata: ["file": .string(path), "reason": .string(reason)])
+        }
+        let members = try TokenFile(path: tokenPath, onRefused: refused)
         var admins: TokenFile?
         if !config.adminTokenFile.isEmpty {
-            admins = try TokenFile(path: config.adminTokenFile)
+            admins = try TokenFile(path: config.adminTokenFile, onRefused: refused)
         } else if config.usesGeneratedControlToken {
             admins = members
         }

@@ -10,12 +10,11 @@ final class Readiness: Sendable {
         var ready: Bool
         var checks: [(name: String, ok: Bool, detail: String)]
 
-        var json: [String: Any] {
-            var body: [String: Any] = ["status": ready ? "ready" : "not ready"]
-            var checkObjects: [String: Any] = [:]
-            for check in checks { checkObjects[check.name] = ["ok": check.ok, "detail": check.detail] }
-            body["checks"] = checkObjects
-            return body
+        /// The `/readyz` body: `{"status": "ready"|"not ready", "checks": {name: {ok, detail}}}`.
+        var wire: WireFormat.Readiness {
+            WireFormat.Readiness(status: ready ? "ready" : "not ready",
+                                 checks: Dictionary(checks.map { ($0.name, WireFormat.Readiness.Check(ok: $0.ok, detail: $0.detail)) },
+                                                    uniquingKeysWith: { first, _ in first }))
         }
     }
 
@@ -23,16 +22,26 @@ final class Readiness: Sendable {
     private let backend: any KeyBackend
     private let publisher: JWKSPublisher
     private let keyTypes: [KeyType]
+    private let authenticator: ControlAuthenticator
 
-    init(store: any CoordinationStore, backend: any KeyBackend, publisher: JWKSPublisher, keyTypes: [KeyType]) {
+    init(store: any CoordinationStore, backend: any KeyBackend, publisher: JWKSPublisher, keyTypes: [KeyType],
+         authenticator: ControlAuthenticator) {
         self.store = store
         self.backend = backend
         self.publisher = publisher
         self.keyTypes = keyTypes
+        self.authenticator = authenticator
     }
 
     func check() async -> Report {
         var checks: [(String, Bool, String)] = []
+        for (role, file) in authenticator.tokenFiles {
+            switch file.status {
+            // The public listener serves this: the path and reason go to the log only.
+            case .loaded(let count): checks.append(("tokens:\(role)", true, "\(count) tokens"))
+            case .refused: checks.append(("tokens:\(role)", false, "token file refused (the log says why); none of its tokens is accepted"))
+            }
+        }
         switch await store.healthCheck() {
         case .success: checks.append(("store", true, "reachable"))
         case .failure(let error): checks.append(("store", false, error.description))

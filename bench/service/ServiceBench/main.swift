@@ -3,6 +3,10 @@
 //   ServiceBench lock-cycle --port P --token T --clients 1,16,64 --seconds 10
 //       Each client, on its own keep-alive connection and its own lock name, loops
 //       POST /v1/locks/{name} then DELETE /v1/locks/{name}?lease_id=…; reports cycles/s, p50, p99.
+//   ServiceBench hot-lock --port P --token T --clients 16 --seconds 10
+//       Every client, on its own connection, loops acquire (wait_seconds 10) and release of ONE
+//       lock name: the hand-off rate of a contended lock, and how evenly waiters are served
+//       (each client's share of the cycles against the mean).
 //   ServiceBench ensure --port P --token T --clients 16 --seconds 10
 //       POST /v1/jwt-keys/ec-p256/ensure on the fast path (the key exists).
 //   ServiceBench propagation --port P --public-port Q --token T --count 50
@@ -115,9 +119,12 @@ func json(_ text: String) -> [String: Any] {
 }
 
 /// Runs `body` on `clients` threads for `seconds`; each call returns one latency in ms.
-func load(clients: Int, seconds: Double, _ body: @escaping @Sendable (Int, inout Connection) -> Double, port: Int) -> (count: Int, rate: Double, p50: Double, p99: Double) {
+/// `perClient` is how many calls each client completed (fairness under contention).
+func load(clients: Int, seconds: Double, _ body: @escaping @Sendable (Int, inout Connection) -> Double,
+          port: Int) -> (count: Int, rate: Double, p50: Double, p99: Double, perClient: [Int]) {
     let lock = NSLock()
     nonisolated(unsafe) var all: [Double] = []
+    nonisolated(unsafe) var perClient = [Int](repeating: 0, count: clients)
     let group = DispatchGroup()
     let deadline = now() + seconds
     for client in 0..<clients {
@@ -127,13 +134,20 @@ func load(clients: Int, seconds: Double, _ body: @escaping @Sendable (Int, inout
             var local: [Double] = []
             while now() < deadline { local.append(body(client, &connection)) }
             close(connection.fd)
-            lock.lock(); all.append(contentsOf: local); lock.unlock()
+            lock.lock(); all.append(contentsOf: local); perClient[client] = local.count; lock.unlock()
             group.leave()
         }
     }
     group.wait()
     let sorted = all.sorted()
-    return (sorted.count, Double(sorted.count) / seconds, percentile(sorted, 0.5), percentile(sorted, 0.99))
+    return (sorted.count, Double(sorted.count) / seconds, percentile(sorted, 0.5), percentile(sorted, 0.99), perClient)
+}
+
+/// An RFC 3339 time `seconds` from now, for not_after values within keycoord's bound.
+func rfc3339(fromNow seconds: Double) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.string(from: Date().addingTimeInterval(seconds))
 }
 
 var options: [String: String] = [:]
@@ -165,6 +179,23 @@ case "lock-cycle":
         }, port: port)
         print(String(format: "| keycoord HTTP API | %d | %d | %.0f | %.2f | %.2f |", clients, result.count, result.rate, result.p50, result.p99))
     }
+case "hot-lock":
+    let clients = Int(options["clients"] ?? "") ?? 16
+    let name = "bench-hot-\(run)"
+    let result = load(clients: clients, seconds: seconds, { _, connection in
+        let started = now()
+        let (status, body) = connection.call("POST", "/v1/locks/\(name)", token: token,
+                                             body: #"{"holder":"bench","ttl_seconds":30,"wait_seconds":10}"#)
+        precondition(status == 200, "acquire: \(status) \(body)")
+        let lease = stringMember("lease_id", in: body)
+        let (released, text) = connection.call("DELETE", "/v1/locks/\(name)?lease_id=\(lease)", token: token)
+        precondition(released == 204, "release: \(released) \(text)")
+        return (now() - started) * 1000
+    }, port: port)
+    let mean = Double(result.count) / Double(max(clients, 1))
+    let lowest = Double(result.perClient.min() ?? 0) / max(mean, 1)
+    print(String(format: "| keycoord HTTP API, one lock | %d | %d | %.0f | %.2f | %.2f | %.2f |",
+                 clients, result.count, result.rate, result.p50, result.p99, lowest))
 case "ensure":
     let clients = Int(options["clients"] ?? "") ?? 16
     let result = load(clients: clients, seconds: seconds, { client, connection in
@@ -185,7 +216,7 @@ case "propagation":
     for pem in pems.prefix(count) {
         let escaped = pem.replacingOccurrences(of: "\n", with: "\\n")
         let (status, body) = control.call("POST", "/v1/keys", token: token,
-                                          body: #"{"public_key":"\#(escaped)","not_after":"2099-01-01T00:00:00Z","server_id":"bench"}"#)
+                                          body: #"{"public_key":"\#(escaped)","not_after":"\#(rfc3339(fromNow: 3600))","server_id":"bench"}"#)
         precondition(status == 200, "publish: \(status) \(body)")
         let kid = json(body)["kid"] as? String ?? ""
         let started = now()
@@ -201,6 +232,6 @@ case "propagation":
     print(String(format: "| publish on sidecar A → in sidecar B's JWKS | %d | p50 %.1f ms | p99 %.1f ms | max %.1f ms |",
                  sorted.count, percentile(sorted, 0.5), percentile(sorted, 0.99), sorted.last ?? 0))
 default:
-    FileHandle.standardError.write(Data("usage: ServiceBench lock-cycle|ensure|propagation --port P --token T ...\n".utf8))
+    FileHandle.standardError.write(Data("usage: ServiceBench lock-cycle|hot-lock|ensure|propagation --port P --token T ...\n".utf8))
     exit(2)
 }

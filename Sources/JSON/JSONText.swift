@@ -1,5 +1,7 @@
 /// Builds compact JSON text with members in the order given, so documents keycoord
 /// serves are byte-for-byte deterministic (Foundation's encoders do not promise an order).
+/// The one JSON string escaper of the project: Core's documents, HTTP's problem bodies,
+/// the API's responses and the log lines all use it.
 public enum JSONText {
     /// A JSON string literal for `value`, escaped per RFC 8259 §7.
     public static func quoted(_ value: String) -> String {
