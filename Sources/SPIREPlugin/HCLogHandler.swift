@@ -1,6 +1,6 @@
 import Foundation
+import JSON
 import Logging
-import Synchronization
 
 /// Log lines in hclog's JSON form on stderr, which go-plugin's host parses: `@level`,
 /// `@message`, `@timestamp` and `@module`, every metadata key a field of its own. SPIRE then
@@ -38,7 +38,7 @@ struct HCLogHandler: LogHandler {
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) where !key.hasPrefix("@") {
             fields.append((key, "\(value)"))
         }
-        return "{" + fields.map { "\(quoted($0.0)):\(quoted($0.1))" }.joined(separator: ",") + "}\n"
+        return JSONText.object(fields.map { ($0.0, JSONText.quoted($0.1)) }) + "\n"
     }
 
     /// hclog's level names; swift-log's notice and critical map to the nearest.
@@ -59,25 +59,5 @@ struct HCLogHandler: LogHandler {
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSxxx"
         return formatter.string(from: date)
-    }
-
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }
