@@ -16,14 +16,16 @@ RUN make release \
     && install -D -m 0755 "$(swift build -c release --show-bin-path)/keycoord" /out/keycoord
 
 FROM debian:bookworm-slim
-# libssl3 and libpq5 are linked directly; libcurl4 serves Foundation's
-# networking (outbound calls to cloud KMS APIs); ca-certificates for their TLS.
+# libssl3, libpq5 and libnghttp2-14 (HTTP/2 for the SPIRE plugin's gRPC) are linked
+# directly; libcurl4 serves Foundation's networking (outbound calls to cloud KMS APIs); ca-certificates for their TLS.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libssl3 libpq5 libcurl4 ca-certificates tzdata \
+        libssl3 libpq5 libnghttp2-14 libcurl4 ca-certificates tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/keycoord --create-home --shell /usr/sbin/nologin keycoord
 COPY --from=build /out/keycoord /usr/local/bin/keycoord
+# The SPIRE KeyManager plugin under the name a plugin_cmd without arguments uses.
+RUN ln -s keycoord /usr/local/bin/keycoord-spire-plugin
 USER 10001:10001
 WORKDIR /var/lib/keycoord
 ENV KEYCOORD_STATE_DIR=/var/lib/keycoord \

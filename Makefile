@@ -5,7 +5,7 @@ SWIFT_FLAGS  ?=
 BIN           = $(shell $(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS) --show-bin-path)/keycoord
 RUN_ARGS     ?=
 
-.PHONY: all deps test-deps build release run test test-fakes test-scripts check-static fuzz bench-http bench-fleet clean
+.PHONY: all deps test-deps build release run test test-fakes test-scripts check-static protos fuzz bench-http bench-fleet clean
 
 all: build
 
@@ -49,6 +49,12 @@ test-scripts: test-deps
 # Checks of files no Swift test reads: the OpenAPI document is also validated in ServiceTests.
 check-static: test-deps
 	./scripts/check-static.sh
+
+# Regenerates Sources/PluginProtos from proto/ (protoc, and swift-protobuf's plugin, built
+# once outside the work tree when missing). The generated code is committed.
+protos:
+	@./scripts/bootstrap.sh --with-proto-tools
+	./scripts/protos.sh
 
 # A libFuzzer target for a bounded time: make fuzz FUZZ_TARGET=http-parser FUZZ_SECONDS=600
 FUZZ_TARGET  ?= http-parser

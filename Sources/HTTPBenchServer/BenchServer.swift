@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import HTTP
 import HTTPTypes
+import Transport
 
 /// The benchmark's server: keycoord's HTTP server answering GET /keys with a fixed JWKS
 /// (two EC P-256 keys, 554 bytes) as a pre-rendered response, the shape of the real JWKS

@@ -6,6 +6,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import HTTP
+@testable import Transport
 
 /// `.asyncOnLoop` handlers: they run as tasks on their connection's event loop, wait for
 /// foreign sockets through the loop (`CurrentReactor`), answer in request order with the

@@ -6,6 +6,7 @@ import HTTPTypes
 import Testing
 import TestSupport
 @testable import HTTP
+@testable import Transport
 
 /// The server over real loopback sockets: keep-alive, pipelining, bodies, limits, timeouts,
 /// shutdown and many connections.

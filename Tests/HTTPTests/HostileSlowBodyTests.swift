@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Testing
 @testable import HTTP
+@testable import Transport
 
 /// Slow-body attacks: a client that keeps sending a byte now and then must not keep its
 /// connection past the body timeout (the deadline runs from the end of the head, not from

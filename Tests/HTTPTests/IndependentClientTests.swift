@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import HTTP
+@testable import Transport
 
 /// Responses checked by implementations that share no code with ours: Python's h11 (a strict
 /// HTTP/1.1 state machine) and curl.

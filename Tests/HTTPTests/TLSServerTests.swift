@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 import TestSupport
 @testable import HTTP
+@testable import Transport
 
 /// TLS on real sockets with real OpenSSL, checked by clients that share no code with ours:
 /// curl and Python's `ssl`. Certificates come from PyCA cryptography (tls_make_certs.py).

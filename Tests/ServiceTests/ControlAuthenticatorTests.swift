@@ -4,6 +4,7 @@ import HTTPTypes
 @testable import Service
 import TestSupport
 import Testing
+import Transport
 
 /// Who the control API says a caller is: certificate first, then the bearer token.
 @Suite struct ControlAuthenticatorTests {

@@ -3,6 +3,7 @@ import HTTP
 import Logging
 import Service
 import TestSupport
+import Transport
 import XCTest
 
 /// One in-process keycoord on ephemeral loopback ports with its own state directory.

@@ -1,25 +1,29 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHTTPShims
+import CTransportShims
 import EventIO
 import HTTPTypes
+import Transport
 
 /// One accepted HTTP/1.x connection: reads, frames and dispatches requests, and writes the
 /// responses in request order. Bytes are parsed where they were read (the loop's shared read
 /// buffer); only an incomplete request is copied into the connection's own buffer, so an idle
 /// keep-alive connection holds no buffer at all.
-final class Connection: @unchecked Sendable {
+final class Connection: LoopConnection, @unchecked Sendable {
     // @unchecked: confined to its event loop's thread. Async handlers hand their responses
     // back through `EventLoop.execute`, never touching the connection from another thread.
 
     unowned let loop: EventLoop
     let listener: ListenerSocket
+    private let router: Router
     let fileDescriptor: Int32
     private let transport: any ConnectionTransport
     private let remoteAddress: String
     private let context: ServerContext
     private let limits: ServerLimits
+    /// The route tables and Date line this connection's loop keeps for HTTP.
+    private let loopState: HTTPLoopState
 
     /// Bytes of an incomplete request carried over between reads.
     private var carry: UnsafeMutableRawBufferPointer?
@@ -99,16 +103,18 @@ final class Connection: @unchecked Sendable {
     private static let keepAliveLine: [UInt8] = Array("Connection: keep-alive\r\n".utf8)
     private static let unknownMethod = HTTPRequest.Method("UNKNOWN") ?? .get
 
-    init(loop: EventLoop, transport: any ConnectionTransport, listener: ListenerSocket,
-         remoteAddress: String, acceptedAt: UInt64) {
+    init(loop: EventLoop, transport: any ConnectionTransport, listener: ListenerSocket, context: ServerContext,
+         router: Router, remoteAddress: String, acceptedAt: UInt64) {
         self.loop = loop
         self.transport = transport
         self.fileDescriptor = transport.fileDescriptor
         self.listener = listener
+        self.router = router
         self.remoteAddress = remoteAddress
-        self.context = loop.context
-        self.limits = loop.context.limits
-        self.parser = RequestHeadParser(limits: loop.context.limits.parserLimits)
+        self.context = context
+        self.limits = context.limits
+        self.loopState = loop.local { HTTPLoopState() }
+        self.parser = RequestHeadParser(limits: context.limits.parserLimits)
         self.maxCarry = limits.maxRequestLineBytes + limits.maxHeaderBytes + 1024
         self.acceptedAt = acceptedAt
         self.lastActivity = acceptedAt
@@ -338,7 +344,7 @@ final class Connection: @unchecked Sendable {
 
     private func dispatch(_ pending: PendingRequest) {
         var request = pending.request
-        let match = loop.routes(of: listener.router).match(method: request.method, path: request.path) {
+        let match = loopState.routes(of: router).match(method: request.method, path: request.path) {
             var target = request.target
             return target.withUTF8 { RequestTarget.pathSegments(UnsafeRawBufferPointer($0)) }
         }
@@ -454,7 +460,7 @@ final class Connection: @unchecked Sendable {
             acceptingRequests = false
         }
         if !keepAlive { closeWhenFlushed = true }
-        let dateLine = loop.date.line
+        let dateLine = loopState.currentDateLine()
         let sendBody = !slot.isHead && ResponseRenderer.allowsBody(response.status.code)
         switch response.payload {
         case .prerendered(let prerendered):

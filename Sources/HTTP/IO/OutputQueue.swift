@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Transport
 
 /// Bytes waiting to be written on one connection: small rendered pieces copied into an owned
 /// buffer, and pre-rendered responses referenced without copying. `flush` hands all of it to

@@ -1,4 +1,5 @@
 import HTTPTypes
+import Transport
 
 /// A request as a handler sees it: parsed, framed and fully read (body included).
 public struct HTTPServerRequest: Sendable {

@@ -1,5 +1,7 @@
 import Foundation
+import HTTP2
 import Synchronization
+import Transport
 
 /// keycoord's HTTP/1.1 and HTTP/1.0 server (RFC 9110/9112) on POSIX sockets.
 ///
@@ -22,8 +24,9 @@ import Synchronization
 /// - A `PrerenderedResponse` is written by reference next to a `Date` line rendered once per
 ///   second, so serving the JWKS copies no body bytes; pipelined responses leave in one
 ///   `sendmsg` (a vector write, `MSG_NOSIGNAL` so SIGPIPE never fires).
-/// - Byte I/O sits behind `ConnectionTransport`: a plain socket or TLS (`TLSTransport`,
-///   OpenSSL on the same non-blocking socket), chosen per listener.
+/// - The loops, sockets and TLS are the Transport module's (`EventLoop`, `ListenerSocket`,
+///   `ConnectionTransport`): a plain socket or TLS on the same non-blocking socket, chosen per
+///   listener; this module adds the HTTP/1.1 connection (`Connection`) each listener makes.
 /// - Parsing is strict (see `HTTPParseError`): every ambiguity is answered with its status
 ///   and the connection is closed after a FIN and a short drain, so the client reads the answer.
 ///
@@ -57,10 +60,30 @@ public final class HTTPServer: Sendable {
     @discardableResult
     public func listen(_ address: ListenAddress, name: String, router: Router, tls: TLSConfiguration? = nil,
                        unixSocketMode: mode_t? = nil) throws -> ListenAddress {
+        let context = self.context
+        return try addListener(address, name: name, tls: tls, unixSocketMode: unixSocketMode) {
+            loop, transport, listener, remoteAddress, acceptedAt in
+            Connection(loop: loop, transport: transport, listener: listener, context: context, router: router,
+                       remoteAddress: remoteAddress, acceptedAt: acceptedAt)
+        }
+    }
+
+    /// Binds `address` for HTTP/2 with prior knowledge (h2c: the client starts with the
+    /// HTTP/2 preface, as gRPC clients on a unix socket do); every request stream goes to
+    /// `streams`. The transport limits are this server's; `http2` bounds the HTTP/2 side.
+    @discardableResult
+    public func listen(_ address: ListenAddress, name: String, streams: any HTTP2StreamHandler,
+                       http2 limits: HTTP2Limits = HTTP2Limits(), unixSocketMode: mode_t? = nil) throws -> ListenAddress {
+        try addListener(address, name: name, tls: nil, unixSocketMode: unixSocketMode,
+                        makeConnection: HTTP2Listener.connections(handler: streams, limits: limits))
+    }
+
+    private func addListener(_ address: ListenAddress, name: String, tls: TLSConfiguration?, unixSocketMode: mode_t?,
+                             makeConnection: @escaping ConnectionFactory) throws -> ListenAddress {
         let reloader = try tls.map { try TLSContextReloader(configuration: $0, listenerName: name, observer: context.observer) }
         let created = try makeLoopsIfNeeded()
-        let listener = try ListenerSocket(address: address, name: name, router: router, tls: reloader,
-                                          unixMode: unixSocketMode)
+        let listener = try ListenerSocket(address: address, name: name, tls: reloader, unixMode: unixSocketMode,
+                                          makeConnection: makeConnection)
         let loops: [EventLoop] = state.withLock { state in
             if state.loops.isEmpty { state.loops = created }
             state.listeners.append(listener)
@@ -78,7 +101,7 @@ public final class HTTPServer: Sendable {
         if state.withLock({ !$0.loops.isEmpty }) { return [] }
         let count = max(1, ProcessInfo.processInfo.activeProcessorCount)
         var loops: [EventLoop] = []
-        for _ in 0..<count { loops.append(try EventLoop(context: context)) }
+        for _ in 0..<count { loops.append(try EventLoop(context: context.transport)) }
         return loops
     }
 
@@ -113,7 +136,7 @@ public final class HTTPServer: Sendable {
             await waitForLoops(loops)
             return
         }
-        context.shuttingDown.store(true, ordering: .sequentiallyConsistent)
+        context.transport.shuttingDown.store(true, ordering: .sequentiallyConsistent)
         let done = Atomic<Int>(0)
         for loop in loops {
             loop.execute {
@@ -126,7 +149,7 @@ public final class HTTPServer: Sendable {
             try? await Task.sleep(for: .milliseconds(2))
         }
         for listener in listeners { listener.close() }
-        while context.connectionCount.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline {
+        while context.transport.connectionCount.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
         for loop in loops { loop.execute { loop.stop() } }
@@ -141,7 +164,7 @@ public final class HTTPServer: Sendable {
 
     /// Connections currently open across all listeners.
     public var connectionCount: Int {
-        context.connectionCount.load(ordering: .relaxed)
+        context.transport.connectionCount.load(ordering: .relaxed)
     }
 
     /// The addresses bound so far, by listener name.

@@ -1,3 +1,5 @@
+import Transport
+
 /// Every bound the server enforces, in one value. Defaults are safe for a public listener;
 /// the status code a client gets when it crosses a limit is named with each field.
 public struct ServerLimits: Sendable {
@@ -55,19 +57,14 @@ public struct ServerLimits: Sendable {
         maxTLSHandshakes = 1024
     }
 
+    /// The bounds the event loops enforce below HTTP.
+    var transportLimits: TransportLimits {
+        TransportLimits(maxConnections: maxConnections, maxTLSHandshakes: maxTLSHandshakes,
+                        tlsHandshakeTimeout: tlsHandshakeTimeout)
+    }
+
     var parserLimits: RequestHeadParser.Limits {
         RequestHeadParser.Limits(maxRequestLineBytes: maxRequestLineBytes, maxHeaderBytes: maxHeaderBytes,
                                  maxHeaderCount: maxHeaderCount, maxBodyBytes: maxBodyBytes)
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds, saturating; for deadlines on the monotonic clock.
-    var nanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        if seconds < 0 { return 0 }
-        let (product, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return UInt64.max / 2 }
-        return product + UInt64(attoseconds / 1_000_000_000)
     }
 }

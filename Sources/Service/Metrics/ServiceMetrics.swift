@@ -1,6 +1,7 @@
 import Core
 import HTTP
 import HTTPTypes
+import Transport
 
 /// keycoord's metrics: the names operators alert on. One instance per service; it
 /// observes the HTTP server and the coordinator.

@@ -1,6 +1,7 @@
 import HTTP
 import HTTPTypes
 import Logging
+import Transport
 
 /// The HTTP server's observer: everything goes to the metrics, and TLS reloads are also
 /// logged, since a refused certificate rotation needs an operator before the old

@@ -5,6 +5,7 @@ import Foundation
 import HTTP
 import Logging
 import Stores
+import Transport
 
 /// One keycoord instance: store, backend, coordinator, JWKS publisher, rotation loop and
 /// the two listeners, wired from a `ServiceConfig`.

@@ -1,4 +1,4 @@
-import HTTP
+import Transport
 
 extension ListenAddress {
     /// The TCP port, nil for a unix socket: for `#require` in tests.

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 @testable import HTTP
+@testable import Transport
 
 /// A deliberately dumb blocking socket client for tests: it sends exactly the bytes it is
 /// given and reads responses byte-exactly, so malformed requests reach the server unchanged.

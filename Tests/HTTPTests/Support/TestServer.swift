@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Synchronization
 @testable import HTTP
+@testable import Transport
 
 /// Runs an `HTTPServer` on an ephemeral loopback port with a fixed set of routes for the
 /// socket tests, and shuts it down afterwards.

@@ -1,7 +1,0 @@
-#define _GNU_SOURCE
-#include <sys/socket.h>
-#include "CHTTPShims.h"
-
-int chttp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
-    return accept4(fd, address, length, flags);
-}

@@ -1,0 +1,4 @@
+#ifndef KEYCOORD_CNGHTTP2_SHIM_H
+#define KEYCOORD_CNGHTTP2_SHIM_H
+#include <nghttp2/nghttp2.h>
+#endif

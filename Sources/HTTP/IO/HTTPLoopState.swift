@@ -1,0 +1,26 @@
+import Transport
+
+/// What HTTP keeps per event loop (`EventLoop.local`): route table snapshots, so a request
+/// takes no router lock unless the routes changed, and the `Date` line, rendered once a
+/// second instead of once per response. Touched only on its loop's thread.
+final class HTTPLoopState {
+    private var date = DateHeaderCache()
+    /// Route table snapshots by router, refreshed when a router's version changes.
+    private var routeTables: [ObjectIdentifier: (version: Int, table: Router.Table)] = [:]
+
+    /// The routes of `router` as of now.
+    func routes(of router: Router) -> Router.Table {
+        let key = ObjectIdentifier(router)
+        let current = router.version.load(ordering: .acquiring)
+        if let cached = routeTables[key], cached.version == current { return cached.table }
+        let snapshot = router.snapshot()
+        routeTables[key] = snapshot
+        return snapshot.table
+    }
+
+    /// The `Date` field line for a response written now.
+    func currentDateLine() -> [UInt8] {
+        date.refresh()
+        return date.line
+    }
+}
