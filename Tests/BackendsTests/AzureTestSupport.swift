@@ -43,28 +43,4 @@ enum AzureTestSupport {
                         configure: (inout AzureKeyVaultConfig) -> Void = { _ in }) throws -> AzureKeyVaultBackend {
         try AzureKeyVaultBackend(config: config(fake, configure: configure), environment: environment ?? secretEnvironment(fake))
     }
-
-    /// Conformance faults through the fake's admin API.
-    struct Faults: BackendConformance.Faults {
-        let fake: CloudFakeServer
-
-        static func operation(_ operation: BackendConformance.Operation) -> String {
-            switch operation {
-            case .create: return "createKey"
-            case .sign: return "sign"
-            }
-        }
-
-        func loseNextAnswer(_ operation: BackendConformance.Operation) async throws {
-            try await fake.fault([["match": Self.operation(operation), "drop": true]])
-        }
-
-        func throttle(_ operation: BackendConformance.Operation, times: Int) async throws {
-            try await fake.fault([["match": Self.operation(operation), "status": 429, "count": times]])
-        }
-
-        func deny(_ operation: BackendConformance.Operation) async throws {
-            try await fake.fault([["match": Self.operation(operation), "status": 403]])
-        }
-    }
 }

@@ -35,14 +35,14 @@ import TestSupport
     func gcpOnItsFake(_ check: BackendConformance.Check) async throws {
         let fake = try await GCPTestSupport.fake()
         defer { fake.stop() }
-        try await BackendConformance(faults: GCPTestSupport.Faults(fake: fake)) { try GCPTestSupport.backend(fake) }.run(check)
+        try await BackendConformance(faults: CloudFakeFaults(fake: fake, create: "createCryptoKey", sign: "asymmetricSign")) { try GCPTestSupport.backend(fake) }.run(check)
     }
 
     @Test(arguments: BackendConformance.Check.allCases)
     func azureOnItsFake(_ check: BackendConformance.Check) async throws {
         let fake = try await AzureTestSupport.fake()
         defer { fake.stop() }
-        try await BackendConformance(faults: AzureTestSupport.Faults(fake: fake)) { try AzureTestSupport.backend(fake) }.run(check)
+        try await BackendConformance(faults: CloudFakeFaults(fake: fake, create: "createKey", sign: "sign")) { try AzureTestSupport.backend(fake) }.run(check)
     }
 }
 

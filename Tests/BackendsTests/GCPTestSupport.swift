@@ -21,28 +21,4 @@ enum GCPTestSupport {
         configure(&config)
         return try GCPKMSBackend(config: config, environment: environment)
     }
-
-    /// Conformance faults through the fake's admin API.
-    struct Faults: BackendConformance.Faults {
-        let fake: CloudFakeServer
-
-        static func operation(_ operation: BackendConformance.Operation) -> String {
-            switch operation {
-            case .create: return "createCryptoKey"
-            case .sign: return "asymmetricSign"
-            }
-        }
-
-        func loseNextAnswer(_ operation: BackendConformance.Operation) async throws {
-            try await fake.fault([["match": Self.operation(operation), "drop": true]])
-        }
-
-        func throttle(_ operation: BackendConformance.Operation, times: Int) async throws {
-            try await fake.fault([["match": Self.operation(operation), "status": 429, "count": times]])
-        }
-
-        func deny(_ operation: BackendConformance.Operation) async throws {
-            try await fake.fault([["match": Self.operation(operation), "status": 403]])
-        }
-    }
 }

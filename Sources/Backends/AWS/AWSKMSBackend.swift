@@ -10,7 +10,7 @@ import Logging
 /// same `CreateKey` call, so a key whose creation is retried, or whose creator crashed,
 /// is always visible to the reconciler (through `list`) and deleted after its grace
 /// period. Publishing retags the key and points the alias from `aliasTemplate` at it.
-public final class AWSKMSBackend: KeyBackend {
+public final class AWSKMSBackend: KeyBackend, CloudFailureMapping {
     public let name = "aws-kms"
     public let region: String
     public let endpoint: URL
@@ -289,15 +289,8 @@ public final class AWSKMSBackend: KeyBackend {
         }
     }
 
-    /// Runs one backend step, turning every failure into `CoordinationError.backendFailure`.
-    private func perform<T>(_ operation: String, permission: String, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as CoordinationError {
-            throw error
-        } catch {
-            throw Self.failure(operation, error, permission: permission)
-        }
+    func failure(_ operation: String, _ error: Error, permission: String) -> CoordinationError {
+        Self.failure(operation, error, permission: Optional(permission))
     }
 
     /// The shared cloud wording, with what an operator can do about each KMS refusal.

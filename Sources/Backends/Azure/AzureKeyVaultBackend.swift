@@ -13,7 +13,7 @@ import Logging
 /// reconciled. The reference is the key identifier `VAULT/keys/NAME/VERSION`. Publishing
 /// retags the version; destroying soft-deletes the name (and purges it when configured
 /// and the vault allows it).
-public final class AzureKeyVaultBackend: KeyBackend {
+public final class AzureKeyVaultBackend: KeyBackend, CloudFailureMapping {
     public let name = "azure-key-vault"
     /// The vault as references name it (`https://NAME.vault.azure.net`).
     public let vaultURL: URL
@@ -353,16 +353,6 @@ public final class AzureKeyVaultBackend: KeyBackend {
         default: action = operation
         }
         return "keys \(operation) (Microsoft.KeyVault/vaults/\(action))"
-    }
-
-    private func perform<T>(_ operation: String, permission: String, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as CoordinationError {
-            throw error
-        } catch {
-            throw failure(operation, error, permission: permission)
-        }
     }
 
     func failure(_ operation: String, _ error: Error, permission: String) -> CoordinationError {

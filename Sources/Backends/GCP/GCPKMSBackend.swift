@@ -16,7 +16,7 @@ import Synchronization
 /// destroys the version (Cloud KMS keeps the CryptoKey as a shell forever) and labels the
 /// key `destroyed` so later listings skip it without a call. Every payload is checked with
 /// CRC32C both ways.
-public final class GCPKMSBackend: KeyBackend {
+public final class GCPKMSBackend: KeyBackend, CloudFailureMapping {
     public let name = "gcp-kms"
     /// `projects/P/locations/L/keyRings/R`.
     public let keyRingName: String
@@ -365,16 +365,6 @@ public final class GCPKMSBackend: KeyBackend {
     static func isProjectID(_ id: String) -> Bool {
         (6...30).contains(id.utf8.count) && id.utf8.allSatisfy {
             (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == UInt8(ascii: "-")
-        }
-    }
-
-    private func perform<T>(_ operation: String, permission: String, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as CoordinationError {
-            throw error
-        } catch {
-            throw failure(operation, error, permission: permission)
         }
     }
 
