@@ -155,9 +155,10 @@ final class ServeProcess: @unchecked Sendable {
 
     /// SIGKILL: no clean-up runs, as in a crash or an OOM kill.
     func kill() {
-        guard process.isRunning else { return }
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        if process.isRunning {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
     }
 }
 

@@ -61,9 +61,10 @@ public final class CloudFakeServer: @unchecked Sendable {
 
     /// SIGTERM, then waits for the exit (the fake exits 0 at once).
     public func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
     }
 
     /// Queues faults (`{"match", "status", "count", "retry_after", "delay_seconds", "drop"}`).

@@ -160,10 +160,11 @@ public final class InMemoryBackend: KeyBackend, @unchecked Sendable {
 
     private func injectedFailure(_ operation: Operation) throws {
         try locked {
-            guard var queue = failures[operation], !queue.isEmpty else { return }
-            let error = queue.removeFirst()
-            failures[operation] = queue
-            throw error
+            if var queue = failures[operation], !queue.isEmpty {
+                let error = queue.removeFirst()
+                failures[operation] = queue
+                throw error
+            }
         }
     }
 

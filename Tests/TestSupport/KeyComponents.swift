@@ -2,7 +2,7 @@ import Core
 import Crypto
 
 /// The components of a key, or nil when it is of the other family, for `#require` in tests
-/// (a pattern match in a `guard … else { return }` would pass without asserting).
+/// (a pattern match that returned early on a miss would pass without asserting).
 extension PublicKey {
     public var ecPoint: (x: [UInt8], y: [UInt8])? {
         if case .ec(_, let x, let y) = parameters { return (x, y) }
