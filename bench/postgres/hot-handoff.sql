@@ -4,7 +4,7 @@
 BEGIN;
 SELECT pg_advisory_xact_lock(4242999);
 INSERT INTO keycoord_lock_epochs AS e (name, epoch, holder, lease_id, instance, acquired_at, expires_at)
-VALUES ('pgbench:hot', 1, 'bench', md5(random()::text), 'pgbench', now(), now() + interval '30 seconds')
+VALUES ('pgbench-hot', 1, 'bench', md5(random()::text), 'pgbench', now(), now() + interval '30 seconds')
 ON CONFLICT (name) DO UPDATE SET epoch = e.epoch + 1, holder = EXCLUDED.holder, lease_id = EXCLUDED.lease_id,
     acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at;
 COMMIT;
