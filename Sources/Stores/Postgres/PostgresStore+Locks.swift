@@ -10,6 +10,27 @@ extension PostgresStore {
         guard !holder.isEmpty else { throw CoordinationError.invalid("holder must not be empty") }
         let key = PGLockKey(name)
         let leaseID = SecureRandom.hexToken(bytes: 16)
+        switch await handoffs.turn(name, holder: holder, leaseID: leaseID, ttl: ttl, wait: wait) {
+        case .granted(let lease):
+            return lease.lockLease
+        case .timedOut:
+            throw try await heldError(name)
+        case .closed:
+            throw CoordinationError.storeUnavailable("the PostgreSQL store is closed")
+        case .postgres(let wait, let claimant):
+            do {
+                return try await acquireInPostgres(name, key: key, holder: holder, leaseID: leaseID, ttl: ttl, wait: wait,
+                                                   claimant: claimant)
+            } catch {
+                handoffs.missed(name, claimant: claimant)
+                throw error
+            }
+        }
+    }
+
+    /// Takes the lock on a session of its own: the lease's session from then on.
+    private func acquireInPostgres(_ name: String, key: PGLockKey, holder: String, leaseID: String, ttl: Duration,
+                                   wait: Duration, claimant: Bool) async throws -> LockLease {
         var attempt = 0
         var connection: PGConnection
         var granted: (token: UInt64, acquiredAt: Date, expiresAt: Date)?
@@ -48,6 +69,8 @@ extension PostgresStore {
         }
         let lease = PGLease(name: name, leaseID: leaseID, holder: holder, fencingToken: granted.token,
                             acquiredAt: granted.acquiredAt, expiresAt: granted.expiresAt, key: key, connection: connection)
+        // The queue learns of the holder before the lease can expire or be released.
+        handoffs.granted(name, leaseID: leaseID, claimant: claimant)
         leases.withLock { $0[leaseID] = lease }
         expiry.schedule(at: granted.expiresAt)
         logger?.debug("lock acquired", metadata: ["lock": "\(name)", "holder": "\(holder)", "token": "\(granted.token)"])
@@ -100,7 +123,7 @@ extension PostgresStore {
         }
         let live = lease.isLive
         guard lease.end() else { throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID) }
-        let released = await finish(lease)
+        let released = live ? await handOver(lease) : await finish(lease)
         guard live && released else { throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID) }
     }
 
@@ -270,12 +293,20 @@ extension PostgresStore {
         logger?.warning("lease lost", metadata: ["lock": "\(lease.name)", "lease": "\(lease.leaseID)", "reason": "\(reason)"])
         leases.withLock { _ = $0.removeValue(forKey: lease.leaseID) }
         leaseConnections.checkin(lease.connection, broken: true)
+        _ = handoffs.vacate(lease.name, leaseID: lease.leaseID, handOff: false)
     }
 
     /// Unlocks and clears the epoch row on the lease's session, then returns the session to
-    /// the spare list (or drops it if it broke). True when the lock was still held.
+    /// the spare list (or drops it if it broke), and sends this sidecar's next waiter, if any,
+    /// to PostgreSQL. True when the lock was still held.
     func finish(_ lease: PGLease) async -> Bool {
         leases.withLock { _ = $0.removeValue(forKey: lease.leaseID) }
+        let unlocked = await unlock(lease)
+        _ = handoffs.vacate(lease.name, leaseID: lease.leaseID, handOff: false)
+        return unlocked
+    }
+
+    private func unlock(_ lease: PGLease) async -> Bool {
         do {
             let unlocked = try await lease.connection.query(Self.unlockAndClear, [lease.key.parameter, lease.name, lease.leaseID])
                 .bool(0, "ok")
@@ -286,6 +317,61 @@ extension PostgresStore {
             return false
         }
     }
+
+    /// Ends a released lease. When a waiter of this sidecar is queued for the name and no other
+    /// session waits for the lock in PostgreSQL, the waiter gets the lease's session with the
+    /// advisory lock still held: one statement moves the epoch row to the new lease (a larger
+    /// token, its holder and expiry) and arms the watchdog for its TTL. Otherwise the lock is
+    /// unlocked and the waiter queues in PostgreSQL behind whoever waits there (another
+    /// sidecar is never starved by this one's hand-offs). True when the lock was still held.
+    private func handOver(_ lease: PGLease) async -> Bool {
+        leases.withLock { _ = $0.removeValue(forKey: lease.leaseID) }
+        guard let waiter = handoffs.vacate(lease.name, leaseID: lease.leaseID, handOff: true) else {
+            return await unlock(lease)
+        }
+        let acquiredAt = Date()
+        let expiresAt = acquiredAt.addingTimeInterval(waiter.ttl.timeInterval)
+        let moved: PGRows
+        do {
+            moved = try await lease.connection.query(
+                Self.handOff,
+                [lease.name, lease.key.classID, lease.key.objectID, lease.leaseID, waiter.holder, waiter.leaseID, instanceID,
+                 String(acquiredAt.timeIntervalSince1970), String(expiresAt.timeIntervalSince1970), Self.watchdog(waiter.ttl)])
+        } catch {
+            // The session broke: closing it frees the lock in PostgreSQL, where the waiter goes.
+            leaseConnections.checkin(lease.connection, broken: true)
+            handoffs.toPostgres(waiter)
+            return false
+        }
+        guard moved.count == 1, let token = try? moved.int64(0, "epoch") else {
+            let unlocked = await unlock(lease)
+            handoffs.toPostgres(waiter)
+            return unlocked
+        }
+        let next = PGLease(name: lease.name, leaseID: waiter.leaseID, holder: waiter.holder, fencingToken: UInt64(token),
+                           acquiredAt: acquiredAt, expiresAt: expiresAt, key: lease.key, connection: lease.connection)
+        handoffs.granted(lease.name, leaseID: waiter.leaseID, claimant: true)
+        leases.withLock { $0[waiter.leaseID] = next }
+        expiry.schedule(at: expiresAt)
+        waiter.continuation.resume(returning: .granted(next))
+        logger?.debug("lock handed over", metadata: ["lock": "\(lease.name)", "holder": "\(waiter.holder)", "token": "\(token)"])
+        return true
+    }
+
+    /// The hand-over on the holder's session, which keeps the advisory lock: only if no
+    /// session waits for the lock in PostgreSQL (`pg_locks`, not granted) and the row is
+    /// still the old lease's. No row back: unlock instead.
+    static let handOff = """
+        WITH waiting AS (
+            SELECT EXISTS (SELECT 1 FROM pg_locks l
+                           WHERE l.locktype = 'advisory' AND NOT l.granted AND l.objsubid = 1
+                             AND l.classid = $2::oid AND l.objid = $3::oid
+                             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS other)
+        UPDATE keycoord_lock_epochs AS e SET epoch = GREATEST(e.epoch + 1, \(timeFloor)), holder = $5, lease_id = $6,
+            instance = $7, acquired_at = to_timestamp($8::float8), expires_at = to_timestamp($9::float8)
+        WHERE e.name = $1 AND e.lease_id = $4 AND NOT (SELECT other FROM waiting)
+        RETURNING e.epoch, set_config('idle_session_timeout', $10, false) AS armed
+        """
 
     /// Release in one statement (one round trip); the data-modifying CTE runs although the
     /// outer query does not read it. The watchdog is disarmed so the session can wait as a spare.

@@ -22,6 +22,8 @@ public final class PostgresStore: CoordinationStore {
     let listener: PGListener
     let leases = Mutex<[String: PGLease]>([:])
     let expiry = PGExpiryTimer()
+    /// This sidecar's waiters for locks it holds, served in arrival order by hand-over.
+    let handoffs = PGHandoffQueue()
     let logger: Logger?
 
     /// How often a `waitForChange` caller re-reads the sequence even without a notification.
@@ -112,6 +114,7 @@ public final class PostgresStore: CoordinationStore {
     public var isFollowingChanges: Bool { listener.isConnected }
 
     public func close() async {
+        handoffs.close()
         let held = leases.withLock { leases -> [PGLease] in
             defer { leases.removeAll() }
             return Array(leases.values)
