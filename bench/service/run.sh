@@ -8,7 +8,7 @@
 # The lock cycle runs ROUNDS times (default 3), each level of keycoord followed at once by
 # the same level of pgbench, so both see the same machine; the table gives medians and the
 # ratio of cycle times (pgbench cycles/s over keycoord cycles/s).
-# Usage: bench/service/run.sh [seconds-per-level] [rounds]
+# Usage: [BENCH_BIN_DIR=dir] bench/service/run.sh [seconds-per-level] [rounds]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 if [ -z "${KEYCOORD_TEST_POSTGRES_URL:-}" ]; then
@@ -17,9 +17,15 @@ fi
 DURATION="${1:-10}"
 ROUNDS="${2:-3}"
 cd "$ROOT"
-swift build -c release --product keycoord >&2
-swift build -c release --product ServiceBench >&2
-BIN_DIR="$(swift build -c release --show-bin-path)"
+# BENCH_BIN_DIR: run keycoord and ServiceBench binaries built elsewhere (another commit, to
+# compare two builds on the same machine) instead of building this tree's.
+if [ -n "${BENCH_BIN_DIR:-}" ]; then
+    BIN_DIR="$BENCH_BIN_DIR"
+else
+    swift build -c release --product keycoord >&2
+    swift build -c release --product ServiceBench >&2
+    BIN_DIR="$(swift build -c release --show-bin-path)"
+fi
 
 DB="keycoord_service_bench"
 psql -X -q "$KEYCOORD_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"

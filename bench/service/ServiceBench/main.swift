@@ -11,6 +11,7 @@
 //       POST /v1/jwt-keys/ec-p256/ensure on the fast path (the key exists).
 //   ServiceBench propagation --port P --public-port Q --token T --count 50
 //       Publishes a key through one sidecar and times until another sidecar's JWKS has it.
+// The load modes multiplex their clients over two threads, as pgbench -j 2 does for the floor.
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -40,29 +41,40 @@ struct Connection {
 
     /// Sends one request and returns (status, body).
     mutating func call(_ method: String, _ path: String, token: String, body: String? = nil) -> (Int, String) {
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer \(token)\r\n"
-        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
-        let bytes = Array((head + "\r\n" + (body ?? "")).utf8)
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
-            precondition(n > 0, "send failed")
-            sent += n
-        }
+        send(Request(method: method, path: path, body: body), token: token)
         while true {
-            if let end = headEnd() {
-                let status = Self.number(in: buffer, from: 9)  // "HTTP/1.1 " is 9 bytes
-                let length = contentLength(before: end)
-                while buffer.count < end + 4 + length { fill() }
-                let body = String(decoding: buffer[(end + 4)..<(end + 4 + length)], as: UTF8.self)
-                buffer.removeFirst(end + 4 + length)
-                return (status, body)
-            }
+            if let response = takeResponse() { return response }
             fill()
         }
     }
 
-    private mutating func fill() {
+    /// Sends one request without waiting for its answer (requests are small: a blocking
+    /// send never waits here).
+    func send(_ request: Request, token: String) {
+        var head = "\(request.method) \(request.path) HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer \(token)\r\n"
+        if let body = request.body { head += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
+        let bytes = Array((head + "\r\n" + (request.body ?? "")).utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            precondition(n > 0, "send failed")
+            sent += n
+        }
+    }
+
+    /// The next complete response in what was received, if there is one.
+    mutating func takeResponse() -> (Int, String)? {
+        guard let end = headEnd() else { return nil }
+        let length = contentLength(before: end)
+        guard buffer.count >= end + 4 + length else { return nil }
+        let status = Self.number(in: buffer, from: 9)  // "HTTP/1.1 " is 9 bytes
+        let body = String(decoding: buffer[(end + 4)..<(end + 4 + length)], as: UTF8.self)
+        buffer.removeFirst(end + 4 + length)
+        return (status, body)
+    }
+
+    /// One receive of what has arrived (blocks only if nothing has).
+    mutating func fill() {
         let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         precondition(n > 0, "connection closed")
         buffer.append(contentsOf: chunk[0..<n])
@@ -118,29 +130,105 @@ func json(_ text: String) -> [String: Any] {
     (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
 }
 
-/// Runs `body` on `clients` threads for `seconds`; each call returns one latency in ms.
-/// `perClient` is how many calls each client completed (fairness under contention).
-func load(clients: Int, seconds: Double, _ body: @escaping @Sendable (Int, inout Connection) -> Double,
-          port: Int) -> (count: Int, rate: Double, p50: Double, p99: Double, perClient: [Int]) {
+/// One HTTP request of a client's cycle.
+struct Request {
+    let method: String
+    let path: String
+    let body: String?
+}
+
+/// A client's cycle as steps: the request of step `step`, given the previous step's response
+/// (nil at step 0); nil once the cycle is complete.
+typealias Script = @Sendable (_ client: Int, _ step: Int, _ previous: (status: Int, body: String)?) -> Request?
+
+/// Runs `clients` clients, each on its own keep-alive connection looping `script` for
+/// `seconds`, multiplexed over `min(clients, 2)` threads with poll() — the shape of the
+/// pgbench floor (`-j min(N, 2)`), so the client's threads compete with keycoord for the
+/// two cores no more than pgbench's do with PostgreSQL. A cycle's latency runs from its
+/// first request to its last response; cycles started before the deadline are counted.
+/// `perClient` is how many cycles each client completed (fairness under contention).
+func load(clients: Int, seconds: Double, port: Int, token: String,
+          _ script: @escaping Script) -> (count: Int, rate: Double, p50: Double, p99: Double, perClient: [Int]) {
     let lock = NSLock()
     nonisolated(unsafe) var all: [Double] = []
     nonisolated(unsafe) var perClient = [Int](repeating: 0, count: clients)
     let group = DispatchGroup()
     let deadline = now() + seconds
-    for client in 0..<clients {
+    let threads = min(clients, 2)
+    for thread in 0..<threads {
         group.enter()
         Thread.detachNewThread {
-            var connection = Connection(port: port)
+            let mine = Array(stride(from: thread, to: clients, by: threads))
+            var connections = mine.map { _ in Connection(port: port) }
+            var descriptors = connections.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            var steps = [Int](repeating: 0, count: mine.count)
+            var started = [Double](repeating: now(), count: mine.count)
             var local: [Double] = []
-            while now() < deadline { local.append(body(client, &connection)) }
-            close(connection.fd)
-            lock.lock(); all.append(contentsOf: local); perClient[client] = local.count; lock.unlock()
+            var counts = [Int](repeating: 0, count: mine.count)
+            for index in mine.indices {
+                connections[index].send(script(mine[index], 0, nil)!, token: token)
+            }
+            var active = mine.count
+            while active > 0 {
+                // One connection waits in its own recv, as a blocking client would: no poll call.
+                if descriptors.count == 1 {
+                    descriptors[0].revents = Int16(POLLIN)
+                } else if poll(&descriptors, nfds_t(descriptors.count), 1000) <= 0 {
+                    continue
+                }
+                for index in descriptors.indices where descriptors[index].revents != 0 {
+                    descriptors[index].revents = 0
+                    connections[index].fill()
+                    while let response = connections[index].takeResponse() {
+                        steps[index] += 1
+                        if let next = script(mine[index], steps[index], response) {
+                            connections[index].send(next, token: token)
+                            continue
+                        }
+                        let finished = now()
+                        local.append((finished - started[index]) * 1000)
+                        counts[index] += 1
+                        if finished < deadline {
+                            steps[index] = 0
+                            started[index] = finished
+                            connections[index].send(script(mine[index], 0, nil)!, token: token)
+                        } else {
+                            descriptors[index].fd = -1
+                            active -= 1
+                        }
+                    }
+                }
+            }
+            connections.forEach { close($0.fd) }
+            lock.lock()
+            all.append(contentsOf: local)
+            for (index, client) in mine.enumerated() { perClient[client] = counts[index] }
+            lock.unlock()
             group.leave()
         }
     }
     group.wait()
     let sorted = all.sorted()
     return (sorted.count, Double(sorted.count) / seconds, percentile(sorted, 0.5), percentile(sorted, 0.99), perClient)
+}
+
+/// The lock cycle on `name(client)`: acquire (with `wait` seconds), then release the lease.
+func lockCycle(wait: Int, _ name: @escaping @Sendable (Int) -> String) -> Script {
+    let acquire = wait > 0 ? #"{"holder":"bench","ttl_seconds":30,"wait_seconds":\#(wait)}"# : #"{"holder":"bench","ttl_seconds":30}"#
+    return { client, step, previous in
+        switch step {
+        case 0:
+            return Request(method: "POST", path: "/v1/locks/\(name(client))", body: acquire)
+        case 1:
+            let (status, body) = previous!
+            precondition(status == 200, "acquire: \(status) \(body)")
+            return Request(method: "DELETE", path: "/v1/locks/\(name(client))?lease_id=\(stringMember("lease_id", in: body))", body: nil)
+        default:
+            let (status, body) = previous!
+            precondition(status == 204, "release: \(status) \(body)")
+            return nil
+        }
+    }
 }
 
 /// An RFC 3339 time `seconds` from now, for not_after values within keycoord's bound.
@@ -167,43 +255,26 @@ enum SecureTag {
 switch mode {
 case "lock-cycle":
     for clients in (options["clients"] ?? "1,16,64").split(separator: ",").compactMap({ Int($0) }) {
-        let result = load(clients: clients, seconds: seconds, { client, connection in
-            let name = "bench-\(run)-\(client)"
-            let started = now()
-            let (status, body) = connection.call("POST", "/v1/locks/\(name)", token: token, body: #"{"holder":"bench","ttl_seconds":30}"#)
-            precondition(status == 200, "acquire: \(status) \(body)")
-            let lease = stringMember("lease_id", in: body)
-            let (released, text) = connection.call("DELETE", "/v1/locks/\(name)?lease_id=\(lease)", token: token)
-            precondition(released == 204, "release: \(released) \(text)")
-            return (now() - started) * 1000
-        }, port: port)
+        let result = load(clients: clients, seconds: seconds, port: port, token: token, lockCycle(wait: 0) { "bench-\(run)-\($0)" })
         print(String(format: "| keycoord HTTP API | %d | %d | %.0f | %.2f | %.2f |", clients, result.count, result.rate, result.p50, result.p99))
     }
 case "hot-lock":
     let clients = Int(options["clients"] ?? "") ?? 16
     let name = "bench-hot-\(run)"
-    let result = load(clients: clients, seconds: seconds, { _, connection in
-        let started = now()
-        let (status, body) = connection.call("POST", "/v1/locks/\(name)", token: token,
-                                             body: #"{"holder":"bench","ttl_seconds":30,"wait_seconds":10}"#)
-        precondition(status == 200, "acquire: \(status) \(body)")
-        let lease = stringMember("lease_id", in: body)
-        let (released, text) = connection.call("DELETE", "/v1/locks/\(name)?lease_id=\(lease)", token: token)
-        precondition(released == 204, "release: \(released) \(text)")
-        return (now() - started) * 1000
-    }, port: port)
+    let result = load(clients: clients, seconds: seconds, port: port, token: token, lockCycle(wait: 10) { _ in name })
     let mean = Double(result.count) / Double(max(clients, 1))
     let lowest = Double(result.perClient.min() ?? 0) / max(mean, 1)
     print(String(format: "| keycoord HTTP API, one lock | %d | %d | %.0f | %.2f | %.2f | %.2f |",
                  clients, result.count, result.rate, result.p50, result.p99, lowest))
 case "ensure":
     let clients = Int(options["clients"] ?? "") ?? 16
-    let result = load(clients: clients, seconds: seconds, { client, connection in
-        let started = now()
-        let (status, body) = connection.call("POST", "/v1/jwt-keys/ec-p256/ensure", token: token, body: #"{"server_id":"bench-\#(client)"}"#)
-        precondition(status == 200, "ensure: \(status) \(body)")
-        return (now() - started) * 1000
-    }, port: port)
+    let result = load(clients: clients, seconds: seconds, port: port, token: token) { client, step, previous in
+        guard let (status, body) = previous else {
+            return Request(method: "POST", path: "/v1/jwt-keys/ec-p256/ensure", body: #"{"server_id":"bench-\#(client)"}"#)
+        }
+        precondition(status == 200 && step == 1, "ensure: \(status) \(body)")
+        return nil
+    }
     print(String(format: "| ensure (fast path) | %d | %d | %.0f | %.2f | %.2f |", clients, result.count, result.rate, result.p50, result.p99))
 case "propagation":
     let publicPort = Int(options["public-port"] ?? "") ?? 8080
