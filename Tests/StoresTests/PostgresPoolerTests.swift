@@ -52,7 +52,10 @@ final class PostgresPgBouncer {
     func stop() {
         if let text = try? String(contentsOf: directory.appendingPathComponent("pgbouncer.pid"), encoding: .utf8),
            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-            kill(pid, SIGTERM)
+            // SIGKILL: PgBouncer 1.18 takes SIGTERM as "wait until every client has gone", and
+            // a client of the test may still be closing, so the daemon outlived the suite (and
+            // kept whatever descriptors it inherited). A throwaway pooler has nothing to save.
+            kill(pid, SIGKILL)
         }
         try? FileManager.default.removeItem(at: directory)
     }
