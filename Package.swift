@@ -13,6 +13,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // Metrics: swift-metrics is the facade libraries report through; swift-prometheus
+        // keeps the series and renders /metrics (docs/architecture.md, "Metrics").
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
@@ -52,6 +56,7 @@ let package = Package(
             "HTTP", "Transport", "Core", "Crypto", "JSON", "Stores", "Backends", "FileSupport",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // The HTTP benchmark's server (bench/http/run.sh); not shipped.
         .executableTarget(name: "HTTPBenchServer", dependencies: [
@@ -67,6 +72,8 @@ let package = Package(
         .executableTarget(name: "keycoord", dependencies: [
             "Service", "Core", "SPIREPlugin",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "PGBench", dependencies: ["Stores", "Core"], path: "bench/postgres/PGBench"),
         // The control-API load client of bench/service/run.sh; not shipped.
@@ -85,6 +92,10 @@ let package = Package(
         .executableTarget(name: "FileStoreTestHelper", dependencies: ["Stores", "Core"], path: "Tests/FileStoreTestHelper"),
         .testTarget(name: "StoresTests", dependencies: ["Stores", "Core", "EventIO", "TestSupport", "FileStoreTestHelper"]),
         .testTarget(name: "BackendsTests", dependencies: ["Backends", "Core", "Crypto", "TestSupport"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "Transport", "Core", "Crypto", "TestSupport"]),
+        .testTarget(name: "ServiceTests", dependencies: [
+            "Service", "HTTP", "Transport", "Core", "Crypto", "TestSupport",
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
     ]
 )

@@ -1,6 +1,8 @@
 import ArgumentParser
+import CoreMetrics
 import Foundation
 import Logging
+import Prometheus
 import Service
 
 struct Serve: AsyncParsableCommand {
@@ -43,9 +45,14 @@ struct Serve: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level, json: json) }
         let logger = Logger(label: "keycoord")
 
+        // The one process-wide metrics setup: libraries that report through swift-metrics
+        // land in the registry that /metrics renders, beside keycoord's own series.
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
         let service: KeycoordService
         do {
-            service = try await KeycoordService(config: serviceConfig, logger: logger)
+            service = try await KeycoordService(config: serviceConfig, logger: logger, metrics: ServiceMetrics(registry: registry))
             _ = try await service.start()
         } catch {
             logger.critical("keycoord failed to start", metadata: ["error": .string("\(error)")])

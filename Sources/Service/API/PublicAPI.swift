@@ -39,7 +39,7 @@ final class PublicAPI: Sendable {
             var fields = HTTPFields()
             fields[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             fields[.cacheControl] = "no-store"
-            return HTTPServerResponse(status: .ok, headerFields: fields, body: Array(metrics.registry.render().utf8))
+            return HTTPServerResponse(status: .ok, headerFields: fields, body: metrics.render())
         })
     }
 }

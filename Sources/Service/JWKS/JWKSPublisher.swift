@@ -22,7 +22,9 @@ import Synchronization
 /// served are put back (`Coordinator.restore`), and only then is the healed registry
 /// served. `/readyz` reports a regression that could not be healed.
 final class JWKSPublisher: Sendable {
-    struct Rendered: Sendable {
+    /// A class, so the request path copies one reference out of the lock, not every
+    /// member (each a retain and a release).
+    final class Rendered: Sendable {
         let ok: PrerenderedResponse
         let notModified: PrerenderedResponse
         let discovery: PrerenderedResponse
@@ -30,6 +32,17 @@ final class JWKSPublisher: Sendable {
         let document: JWKSDocument
         let sequence: UInt64
         let records: [KeyRecord]
+
+        init(ok: PrerenderedResponse, notModified: PrerenderedResponse, discovery: PrerenderedResponse, etag: String,
+             document: JWKSDocument, sequence: UInt64, records: [KeyRecord]) {
+            self.ok = ok
+            self.notModified = notModified
+            self.discovery = discovery
+            self.etag = etag
+            self.document = document
+            self.sequence = sequence
+            self.records = records
+        }
     }
 
     /// A registry that went back below what this instance had served.
@@ -119,7 +132,7 @@ final class JWKSPublisher: Sendable {
         logger.error("registry went back", metadata: [
             "served_sequence": .stringConvertible(served.sequence), "store_sequence": .stringConvertible(behind),
         ])
-        metrics.registry.add("keycoord_registry_regressions_total", [])
+        metrics.registryWentBack()
         var regression = Regression(servedSequence: served.sequence, storeSequence: behind, healed: false)
         do {
             let restored = try await coordinator.restore(served.records)
@@ -141,11 +154,11 @@ final class JWKSPublisher: Sendable {
         do {
             let snapshot = try await coordinator.snapshot()
             storeError.withLock { $0 = nil }
-            metrics.registry.set("keycoord_store_up", [], 1)
+            metrics.storeAnswered(true)
             return render(snapshot, ticket: ticket, force: force, acceptLower: acceptLower)
         } catch {
             storeError.withLock { $0 = "\(error)" }
-            metrics.registry.set("keycoord_store_up", [], 0)
+            metrics.storeAnswered(false)
             return nil
         }
     }

@@ -1,111 +1,177 @@
 import Core
 import HTTP
 import HTTPTypes
+import Prometheus
 import Transport
 
-/// keycoord's metrics: the names operators alert on. One instance per service; it
-/// observes the HTTP server and the coordinator.
+/// keycoord's metrics: the names operators alert on, in a swift-prometheus registry that
+/// `GET /metrics` renders. One instance per service; it observes the HTTP server and the
+/// coordinator. The registry is passed in, never global: `keycoord serve` hands the same
+/// registry to swift-metrics' `MetricsSystem`, so libraries' metrics appear beside these,
+/// while tests give each service a registry of its own.
+///
+/// keycoord's own series are made on the registry directly (not through the swift-metrics
+/// facade) so that each keeps its `# HELP` text, and each is resolved once: the request
+/// path finds its route's handles without a lock, a label allocation or a dictionary copy
+/// (`RouteMetrics`).
 public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObserver {
-    public let registry = MetricsRegistry()
+    public let registry: PrometheusCollectorRegistry
 
-    static let latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    static let latencyBuckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10),
+        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+    ]
 
-    public init() {
+    static let requestsTotal = "keycoord_http_requests_total"
+    static let requestsHelp = "HTTP requests answered, by listener, route, method and status."
+    static let requestDuration = "keycoord_http_request_duration_seconds"
+    static let requestDurationHelp = "Time from a complete request to its response, by listener and route."
+
+    /// Route handles by listener, built as requests first name them (`RouteTable`).
+    private let routes: RouteTable
+
+    private let connectionsOpen: LabeledSeries<Gauge>
+    private let connectionsRejected: LabeledSeries<Counter>
+    private let tlsReloads: LabeledSeries<Counter>
+    private let tokenFileRefusals: LabeledSeries<Counter>
+    private let jwksRefusals: LabeledSeries<Counter>
+    private let ensures: LabeledSeries<Counter>
+    private let minted: LabeledSeries<Counter>
+    private let emergencyGaps: LabeledSeries<Counter>
+    private let lost: LabeledSeries<Counter>
+    private let keysByState: [KeyType: [String: Gauge]]
+    private let jwksKeys: [KeyFamily: Gauge]
+    private let jwksBytes: Gauge
+    private let adopted: Counter
+    private let reconciledKeys: Counter
+    private let rotationErrors: Counter
+    private let storeUp: Gauge
+    private let registrySequence: Gauge
+    private let registryRegressions: Counter
+    private let lockWait: DurationHistogram
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
         let r = registry
-        r.register("keycoord_http_requests_total", help: "HTTP requests answered, by listener, route, method and status.",
-                   kind: .counter, labels: ["listener", "route", "method", "status"])
-        r.register("keycoord_http_request_duration_seconds", help: "Time from a complete request to its response, by listener and route.",
-                   kind: .histogram, labels: ["listener", "route"], buckets: Self.latencyBuckets)
-        r.register("keycoord_http_connections_open", help: "Open client connections, by listener.", kind: .gauge, labels: ["listener"])
-        r.register("keycoord_http_connections_rejected_total", help: "Connections refused at accept, by listener and reason.",
-                   kind: .counter, labels: ["listener", "reason"])
-        r.register("keycoord_tls_reloads_total", help: "TLS certificate reloads after a file change, by listener and outcome (ok, failed).",
-                   kind: .counter, labels: ["listener", "outcome"])
-        r.register("keycoord_token_file_refusals_total", help: "Token file versions refused (unreadable, empty, a short token), by file; their tokens are not accepted.",
-                   kind: .counter, labels: ["file"])
-        r.register("keycoord_keys", help: "Keys in the registry, by key type and state (tainted counted apart).",
-                   kind: .gauge, labels: ["key_type", "state"])
-        r.register("keycoord_jwks_keys", help: "Keys in the served JWKS, by family.", kind: .gauge, labels: ["family"])
-        r.register("keycoord_jwks_bytes", help: "Size of the served JWKS document in bytes.", kind: .gauge)
-        r.register("keycoord_jwks_refused_total", help: "Changes refused because the JWKS would pass a limit, by reason.",
-                   kind: .counter, labels: ["reason"])
-        r.register("keycoord_ensure_total", help: "Ensure calls answered, by key type and outcome.",
-                   kind: .counter, labels: ["key_type", "outcome"])
-        r.register("keycoord_lock_wait_seconds", help: "Time spent waiting for keycoord's own rotation locks.",
-                   kind: .histogram, buckets: Self.latencyBuckets)
-        r.register("keycoord_keys_minted_total", help: "Keys minted through the backend, by key type.",
-                   kind: .counter, labels: ["key_type"])
-        r.register("keycoord_emergency_gaps_total", help: "Activations of a key not yet in the JWKS for publish-lead (a taint, revoke or outage left nothing ready), by key type.",
-                   kind: .counter, labels: ["key_type"])
-        r.register("keycoord_keys_adopted_total",
-                   help: "Published backend keys the registry had lost, put back (tainted, retired) by the reconciler instead of deleted.",
-                   kind: .counter)
-        r.register("keycoord_reconciled_keys_total", help: "Backend keys the reconciler deleted: never published, revoked, or past their lifetime.",
-                   kind: .counter)
-        r.register("keycoord_keys_lost_total", help: "Keys the backend no longer had (a deleted key file), tainted and replaced, by key type.",
-                   kind: .counter, labels: ["key_type"])
-        r.register("keycoord_rotation_errors_total", help: "Rotation loop steps that failed.", kind: .counter)
-        r.register("keycoord_store_up", help: "1 when the coordination store answered the last check.", kind: .gauge)
-        r.register("keycoord_registry_sequence", help: "Sequence of the registry snapshot being served.", kind: .gauge)
-        r.register("keycoord_registry_regressions_total",
-                   help: "Times the store's registry sequence went below the one served (writes lost in a failover).", kind: .counter)
+        routes = RouteTable(registry: registry)
+        connectionsOpen = LabeledSeries(["listener"]) {
+            r.gauge("keycoord_http_connections_open", labels: $0, help: "Open client connections, by listener.")
+        }
+        connectionsRejected = LabeledSeries(["listener", "reason"]) {
+            r.counter("keycoord_http_connections_rejected_total", labels: $0,
+                          help: "Connections refused at accept, by listener and reason.")
+        }
+        tlsReloads = LabeledSeries(["listener", "outcome"]) {
+            r.counter("keycoord_tls_reloads_total", labels: $0,
+                          help: "TLS certificate reloads after a file change, by listener and outcome (ok, failed).")
+        }
+        tokenFileRefusals = LabeledSeries(["file"]) {
+            r.counter("keycoord_token_file_refusals_total", labels: $0,
+                          help: "Token file versions refused (unreadable, empty, a short token), by file; their tokens are not accepted.")
+        }
+        jwksRefusals = LabeledSeries(["reason"]) {
+            r.counter("keycoord_jwks_refused_total", labels: $0,
+                          help: "Changes refused because the JWKS would pass a limit, by reason.")
+        }
+        ensures = LabeledSeries(["key_type", "outcome"]) {
+            r.counter("keycoord_ensure_total", labels: $0, help: "Ensure calls answered, by key type and outcome.")
+        }
+        minted = LabeledSeries(["key_type"]) {
+            r.counter("keycoord_keys_minted_total", labels: $0, help: "Keys minted through the backend, by key type.")
+        }
+        emergencyGaps = LabeledSeries(["key_type"]) {
+            r.counter("keycoord_emergency_gaps_total", labels: $0,
+                          help: "Activations of a key not yet in the JWKS for publish-lead (a taint, revoke or outage left nothing ready), by key type.")
+        }
+        lost = LabeledSeries(["key_type"]) {
+            r.counter("keycoord_keys_lost_total", labels: $0,
+                          help: "Keys the backend no longer had (a deleted key file), tainted and replaced, by key type.")
+        }
+        // Every key type and state from the start, so a count that drops to zero reads 0.
+        var byState: [KeyType: [String: Gauge]] = [:]
+        for type in KeyType.allCases {
+            for state in KeyState.allCases.map(\.rawValue) + ["tainted"] {
+                byState[type, default: [:]][state] = r.gauge(
+                    "keycoord_keys", labels: [("key_type", type.rawValue), ("state", state)],
+                    help: "Keys in the registry, by key type and state (tainted counted apart).")
+            }
+        }
+        keysByState = byState
+        var families: [KeyFamily: Gauge] = [:]
+        for family in [KeyFamily.ec, .rsa] {
+            families[family] = r.gauge("keycoord_jwks_keys", labels: [("family", family.rawValue)],
+                                           help: "Keys in the served JWKS, by family.")
+        }
+        jwksKeys = families
+        jwksBytes = r.gauge("keycoord_jwks_bytes", help: "Size of the served JWKS document in bytes.")
+        adopted = r.counter(
+            "keycoord_keys_adopted_total",
+            help: "Published backend keys the registry had lost, put back (tainted, retired) by the reconciler instead of deleted.")
+        reconciledKeys = r.counter("keycoord_reconciled_keys_total",
+                                       help: "Backend keys the reconciler deleted: never published, revoked, or past their lifetime.")
+        rotationErrors = r.counter("keycoord_rotation_errors_total", help: "Rotation loop steps that failed.")
+        storeUp = r.gauge("keycoord_store_up", help: "1 when the coordination store answered the last check.")
+        registrySequence = r.gauge("keycoord_registry_sequence", help: "Sequence of the registry snapshot being served.")
+        registryRegressions = r.counter(
+            "keycoord_registry_regressions_total",
+            help: "Times the store's registry sequence went below the one served (writes lost in a failover).")
+        lockWait = r.durationHistogram("keycoord_lock_wait_seconds", buckets: Self.latencyBuckets,
+                                           help: "Time spent waiting for keycoord's own rotation locks.")
     }
+
+    /// The text exposition format (version 0.0.4), as `GET /metrics` serves it.
+    public func render() -> [UInt8] { registry.emitToBuffer() }
 
     // MARK: HTTPServerObserver
 
     public func requestCompleted(listener: String, method: HTTPRequest.Method, routeTemplate: String?, status: Int, duration: Duration) {
-        let route = routeTemplate ?? "unmatched"
-        registry.add("keycoord_http_requests_total", [listener, route, method.rawValue, String(status)])
-        registry.observe("keycoord_http_request_duration_seconds", [listener, route], duration.timeInterval)
+        let route = routes.route(listener: listener, method: method, template: routeTemplate)
+        route.counter(status: status).increment()
+        route.duration.record(duration)
     }
 
-    public func connectionOpened(listener: String) { registry.add("keycoord_http_connections_open", [listener], 1) }
-    public func connectionClosed(listener: String) { registry.add("keycoord_http_connections_open", [listener], -1) }
-    public func connectionRejected(listener: String, reason: String) {
-        registry.add("keycoord_http_connections_rejected_total", [listener, reason])
-    }
+    public func connectionOpened(listener: String) { connectionsOpen[listener].increment() }
+    public func connectionClosed(listener: String) { connectionsOpen[listener].decrement() }
+    public func connectionRejected(listener: String, reason: String) { connectionsRejected[listener, reason].increment() }
 
     public func tlsContextReloaded(listener: String, error: TLSError?) {
-        registry.add("keycoord_tls_reloads_total", [listener, error == nil ? "ok" : "failed"])
+        tlsReloads[listener, error == nil ? "ok" : "failed"].increment()
     }
 
-    func tokenFileRefused(path: String) { registry.add("keycoord_token_file_refusals_total", [path]) }
+    func tokenFileRefused(path: String) { tokenFileRefusals[path].increment() }
 
     // MARK: CoordinatorObserver
 
-    public func ensureCompleted(keyType: KeyType, outcome: EnsureOutcome) {
-        registry.add("keycoord_ensure_total", [keyType.rawValue, outcome.rawValue])
-    }
-    public func lockWaited(name: String, duration: Duration) {
-        registry.observe("keycoord_lock_wait_seconds", [], duration.timeInterval)
-    }
-    public func jwksRefused(reason: String) { registry.add("keycoord_jwks_refused_total", [reason]) }
-    public func emergencyGap(keyType: KeyType) { registry.add("keycoord_emergency_gaps_total", [keyType.rawValue]) }
-    public func keysMinted(keyType: KeyType) { registry.add("keycoord_keys_minted_total", [keyType.rawValue]) }
+    public func ensureCompleted(keyType: KeyType, outcome: EnsureOutcome) { ensures[keyType.rawValue, outcome.rawValue].increment() }
+    public func lockWaited(name: String, duration: Duration) { lockWait.record(duration) }
+    public func jwksRefused(reason: String) { jwksRefusals[reason].increment() }
+    public func emergencyGap(keyType: KeyType) { emergencyGaps[keyType.rawValue].increment() }
+    public func keysMinted(keyType: KeyType) { minted[keyType.rawValue].increment() }
     public func keyLost(kid: String, keyType: KeyType, reason: String) { keyLost(keyType: keyType) }
     public func keysAdopted(kids: [String]) { keysAdopted(count: kids.count) }
-    func keysAdopted(count: Int) { registry.add("keycoord_keys_adopted_total", [], Double(count)) }
-    func keyLost(keyType: KeyType) { registry.add("keycoord_keys_lost_total", [keyType.rawValue]) }
-    public func reconciled(destroyed: Int) { registry.add("keycoord_reconciled_keys_total", [], Double(destroyed)) }
+    func keysAdopted(count: Int) { adopted.increment(by: Int64(count)) }
+    func keyLost(keyType: KeyType) { lost[keyType.rawValue].increment() }
+    public func reconciled(destroyed: Int) { reconciledKeys.increment(by: Int64(destroyed)) }
 
-    // MARK: Registry state
+    // MARK: Service state
+
+    func rotationFailed() { rotationErrors.increment() }
+    func storeAnswered(_ up: Bool) { storeUp.set(to: up ? 1 : 0) }
+    func registryWentBack() { registryRegressions.increment() }
 
     /// Refreshes the gauges that describe the served registry and JWKS.
     func registryChanged(records: [KeyRecord], jwks: JWKSDocument, sequence: UInt64) {
-        var byState: [[String]: Double] = [:]
-        for type in KeyType.allCases {
-            for state in KeyState.allCases { byState[[type.rawValue, state.rawValue]] = 0 }
-            byState[[type.rawValue, "tainted"]] = 0
-        }
+        var counts: [KeyType: [String: Int]] = [:]
         for record in records {
-            byState[[record.keyType.rawValue, record.state.rawValue], default: 0] += 1
-            if record.tainted { byState[[record.keyType.rawValue, "tainted"], default: 0] += 1 }
+            counts[record.keyType, default: [:]][record.state.rawValue, default: 0] += 1
+            if record.tainted { counts[record.keyType, default: [:]]["tainted", default: 0] += 1 }
         }
-        registry.replaceAll("keycoord_keys", byState)
-        var families: [[String]: Double] = [[KeyFamily.ec.rawValue]: 0, [KeyFamily.rsa.rawValue]: 0]
-        for (family, count) in jwks.keyCount { families[[family.rawValue]] = Double(count) }
-        registry.replaceAll("keycoord_jwks_keys", families)
-        registry.set("keycoord_jwks_bytes", [], Double(jwks.body.count))
-        registry.set("keycoord_registry_sequence", [], Double(sequence))
+        for (type, gauges) in keysByState {
+            for (state, gauge) in gauges { gauge.set(to: Double(counts[type]?[state] ?? 0)) }
+        }
+        for (family, gauge) in jwksKeys { gauge.set(to: Double(jwks.keyCount[family] ?? 0)) }
+        jwksBytes.set(to: Double(jwks.body.count))
+        registrySequence.set(to: Double(sequence))
     }
 }

@@ -23,11 +23,12 @@ public final class KeycoordService: Sendable {
     private let controlRouter = Router()
 
     /// Builds every part; connects to the store and backend but listens on nothing yet.
-    public init(config: ServiceConfig, logger: Logger) async throws {
+    /// `metrics` holds the registry `/metrics` renders: `keycoord serve` passes the one it
+    /// gave swift-metrics' `MetricsSystem`; each test service gets its own.
+    public init(config: ServiceConfig, logger: Logger, metrics: ServiceMetrics = ServiceMetrics()) async throws {
         try config.validate()
         self.config = config
         self.logger = logger
-        let metrics = ServiceMetrics()
         self.metrics = metrics
         let instanceID = config.resolvedInstanceID
 

@@ -31,7 +31,7 @@ final class RotationLoop: Sendable {
             await onChange()
             return true
         } catch {
-            metrics.registry.add("keycoord_rotation_errors_total")
+            metrics.rotationFailed()
             logger.error("rotation step failed", metadata: ["error": .string("\(error)")])
             return false
         }
