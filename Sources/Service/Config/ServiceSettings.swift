@@ -135,6 +135,19 @@ public enum ServiceSettings {
         duration("write-timeout", "Time allowed to write a response", \.writeTimeout),
         integer("max-connections", "Open connections per listener; more are refused at once", \.maxConnections),
         duration("shutdown-grace", "On SIGTERM, time allowed for in-flight requests", \.shutdownGrace),
+        ServiceSetting(name: "public-http2", help: "Serve HTTP/2 on the public listener too (ALPN h2 with TLS, h2c prior knowledge without): true or false",
+                       repeatable: false) { config, values in
+            switch values.last ?? "" {
+            case "true": config.publicHTTP2 = true
+            case "false": config.publicHTTP2 = false
+            case let text: throw ConfigError("public-http2: \"\(text)\" is not true or false")
+            }
+        },
+        integer("http2-max-concurrent-streams", "HTTP/2 streams one client may have open at once (RST_STREAM REFUSED_STREAM beyond)", \.http2MaxConcurrentStreams),
+        integer("http2-max-frame-bytes", "Largest HTTP/2 frame payload accepted (GOAWAY FRAME_SIZE_ERROR beyond)", \.http2MaxFrameBytes),
+        integer("http2-stream-window-bytes", "HTTP/2 receive window per stream (flow control)", \.http2StreamWindowBytes),
+        integer("http2-max-reset-burst", "RST_STREAM frames a client may send in a burst before GOAWAY (rapid reset)", \.http2MaxResetBurst),
+        integer("http2-resets-per-second", "Refill rate of the RST_STREAM allowance", \.http2ResetsPerSecond),
         string("aws-region", "AWS region of the KMS backend (else AWS_REGION, AWS_DEFAULT_REGION, profile)", \.awsRegion),
         string("aws-endpoint", "KMS endpoint override (else AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL)", \.awsEndpoint),
         string("aws-profile", "Shared config/credentials profile (else AWS_PROFILE)", \.awsProfile),
