@@ -1,4 +1,6 @@
 import Foundation
+import HTTPTypes
+import Synchronization
 import Testing
 @testable import HTTP
 import HTTP2
@@ -21,6 +23,20 @@ struct HTTP2StreamTests {
             let wrongMethod = try await H2TestServer.curl(["--http2-prior-knowledge", "-X", "DELETE", "\(base)/keys"])
             #expect(wrongMethod.status == 405)
         }
+    }
+
+    /// HTTP/2 requests reach the server's observer (metrics) with route template and status,
+    /// as HTTP/1.1 requests do.
+    @Test func requestsReachTheObserver() async throws {
+        let observer = RecordingObserver()
+        try await H2TestServer.run(observer: observer) { _, port in
+            _ = try await H2TestServer.curl(["--http2-prior-knowledge", "http://127.0.0.1:\(port)/keys"])
+            _ = try await H2TestServer.curl(["--http2-prior-knowledge", "http://127.0.0.1:\(port)/nothing"])
+        }
+        let completed = observer.completed.withLock { $0 }
+        #expect(completed.count == 2)
+        #expect(completed.first?.template == "/keys" && completed.first?.status == 200)
+        #expect(completed.last?.template == nil && completed.last?.status == 404)
     }
 
     @Test func bodyOverTheLimitIs413() async throws {
@@ -51,4 +67,16 @@ struct HTTP2StreamTests {
             #expect((result["resets"] as? [String: Int])?["1"] == 0x8, "\(result)")
         }
     }
+}
+
+/// The observer calls of a run, in order.
+final class RecordingObserver: HTTPServerObserver {
+    let completed = Mutex<[(template: String?, status: Int)]>([])
+
+    func requestCompleted(listener: String, method: HTTPRequest.Method, routeTemplate: String?, status: Int, duration: Duration) {
+        completed.withLock { $0.append((routeTemplate, status)) }
+    }
+    func connectionOpened(listener: String) {}
+    func connectionClosed(listener: String) {}
+    func connectionRejected(listener: String, reason: String) {}
 }
