@@ -121,7 +121,6 @@ http {
     server_tokens off;
     keepalive_requests 10000000;
     keepalive_timeout 60s;
-    http2_max_requests 10000000;
     etag off;
     server {
         listen 127.0.0.1:$NGINX_PORT;
