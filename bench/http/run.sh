@@ -169,10 +169,11 @@ rss() { # pid field: VmRSS or VmHWM
 }
 nginx_master() { cat "$WORK/nginx.pid"; }
 keycoord_pid() { pgrep -f -- "--config $WORK/$1.json" | head -1; }
-to_ms() { # wrk latency "123.45us" / "1.23ms" / "1.02s" → ms
+to_ms() { # wrk or h2load latency "123.45us" / "1.23ms" / "1.02s" → ms
     awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+label() { case $1 in keycoord) echo "keycoord serve" ;; nginx) echo nginx ;; floor) echo "floor (HTTPBenchServer)" ;; esac; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 IDLE_KC=$(rss "$(keycoord_pid plain)" VmRSS)
@@ -212,8 +213,7 @@ for conns in $CONNECTIONS; do
         rps=$(cut -d' ' -f1 "$WORK/h1-$server-$conns" | median)
         p50=$(cut -d' ' -f2 "$WORK/h1-$server-$conns" | median)
         p99=$(cut -d' ' -f3 "$WORK/h1-$server-$conns" | median)
-        name="keycoord serve"; [ "$server" = nginx ] && name=nginx; [ "$server" = floor ] && name="floor (HTTPBenchServer)"
-        echo "| $conns | $name | $rps | $p50 | $p99 | $(ratio "$rps" "$nginx_rps") | $(ratio "$p99" "$nginx_p99") |"
+        echo "| $conns | $(label "$server") | $rps | $p50 | $p99 | $(ratio "$rps" "$nginx_rps") | $(ratio "$p99" "$nginx_p99") |"
     done
 done
 
@@ -232,9 +232,6 @@ h2_url() {
         tls-nginx) echo "https://127.0.0.1:$NGINX_TLS$JWKS_PATH" ;;
     esac
 }
-to_ms_h2() { # h2load "1.23ms" / "456us" / "1.2s"
-    awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
-}
 for transport in h2c tls; do
     servers="keycoord nginx"; [ "$transport" = h2c ] && servers="keycoord nginx floor"
     for server in $servers; do : > "$WORK/h2-$transport-$server"; done
@@ -242,8 +239,8 @@ for transport in h2c tls; do
         for server in $servers; do
             out=$(h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -t2 -D"$DURATION" "$(h2_url "$transport-$server")" 2>&1)
             rps=$(awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^req\/s/) { gsub(",", "", $i); print $i } }' <<< "$out")
-            mean=$(to_ms_h2 "$(awk '/^time for request:/ { print $6 }' <<< "$out")")
-            max=$(to_ms_h2 "$(awk '/^time for request:/ { print $5 }' <<< "$out")")
+            mean=$(to_ms "$(awk '/^time for request:/ { print $6 }' <<< "$out")")
+            max=$(to_ms "$(awk '/^time for request:/ { print $5 }' <<< "$out")")
             failed=$(awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^failed/) print $i }' <<< "$out")
             [ "${failed:-0}" != 0 ] && echo "  ($transport $server, round $round: $failed failed)" >&2
             echo "${rps:-0} ${mean:-0} ${max:-0}" >> "$WORK/h2-$transport-$server"
@@ -254,9 +251,8 @@ for transport in h2c tls; do
         rps=$(cut -d' ' -f1 "$WORK/h2-$transport-$server" | median)
         mean=$(cut -d' ' -f2 "$WORK/h2-$transport-$server" | median)
         max=$(cut -d' ' -f3 "$WORK/h2-$transport-$server" | median)
-        name="keycoord serve"; [ "$server" = nginx ] && name=nginx; [ "$server" = floor ] && name="floor (HTTPBenchServer)"
-        label="h2c (prior knowledge)"; [ "$transport" = tls ] && label="h2 over TLS (ALPN)"
-        echo "| $label | $name | $rps | $mean | $max | $(ratio "$rps" "$nginx_rps") |"
+        kind="h2c (prior knowledge)"; [ "$transport" = tls ] && kind="h2 over TLS (ALPN)"
+        echo "| $kind | $(label "$server") | $rps | $mean | $max | $(ratio "$rps" "$nginx_rps") |"
     done
 done
 echo
