@@ -97,7 +97,7 @@ public final class KeycoordService: Sendable {
         }
         await publisher.start()
         let publicAddress = try server.listen(ListenAddress(parsing: config.publicListen), name: "public", router: publicRouter,
-                                              tls: Self.publicTLS(config))
+                                              tls: Self.publicTLS(config), http2: config.publicHTTP2Limits)
         let controlAddress = try server.listen(ListenAddress(parsing: config.controlListen), name: "control", router: controlRouter,
                                                tls: Self.controlTLS(config), unixSocketMode: mode_t(config.controlSocketMode))
         server.start()
@@ -107,6 +107,7 @@ public final class KeycoordService: Sendable {
             "control": .string(controlAddress.description), "store": .string(config.store.rawValue),
             "backend": .string(config.backend.rawValue), "control_token_file": .string(config.resolvedControlTokenFile),
             "public_tls": .stringConvertible(!config.publicTLSCert.isEmpty),
+            "public_http2": .stringConvertible(config.publicHTTP2),
             "control_tls": .string(config.usesControlMTLS ? "mutual" : (config.controlTLSCert.isEmpty ? "off" : "on")),
         ])
         return (publicAddress, controlAddress)
