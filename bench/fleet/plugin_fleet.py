@@ -242,7 +242,9 @@ def main():
         tokens = queue.Queue()
         servers = [SpireServer(i, args, sidecar, protos, work, stats) for i in range(args.servers)]
         threads = [threading.Thread(target=s.run, args=(stop, tokens)) for s in servers]
-        rp = threading.Thread(target=relying_party, args=(sidecar, args, stop, tokens, stats))
+        # The relying party drains the queue after the last server has stopped signing.
+        servers_done = threading.Event()
+        rp = threading.Thread(target=relying_party, args=(sidecar, args, servers_done, tokens, stats))
         watcher = threading.Thread(target=monitor, args=(sidecar, stop, stats))
         for thread in threads + [rp, watcher]:
             thread.start()
@@ -258,7 +260,10 @@ def main():
         else:
             time.sleep(args.duration)
         stop.set()
-        for thread in threads + [rp, watcher]:
+        for thread in threads:
+            thread.join(timeout=60)
+        servers_done.set()
+        for thread in (rp, watcher):
             thread.join(timeout=60)
     finally:
         sidecar.stop()
