@@ -11,28 +11,15 @@ import grpc
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
-from spire_plugin_support import KM, Plugin, Sidecar, load_protos
+from spire_plugin_support import KM, Checks, Plugin, Sidecar, load_protos, sha
 
 binary, executable, proto_dir, work, moto = sys.argv[1:6]
 os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "",
                    "AWS_PROFILE": "", "HOME": work})
 protos = load_protos(proto_dir)
 km = protos[0]
-checks = 0
-
-
-def expect(condition, message):
-    global checks
-    if not condition:
-        print("FAIL: " + message, file=sys.stderr)
-        sys.exit(1)
-    checks += 1
-
-
-def sha(data, algorithm=hashes.SHA256):
-    digest = hashes.Hash(algorithm())
-    digest.update(data)
-    return digest.finalize()
+checks = Checks()
+expect = checks.expect
 
 
 trust_domain = "plugin-%s.example.org" % os.urandom(4).hex()
@@ -73,4 +60,4 @@ try:
     plugin.stop()
 finally:
     sidecar.stop()
-print("ok %d" % checks)
+print("ok %d" % checks.count)

@@ -16,26 +16,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from spire_plugin_support import Plugin, Sidecar, load_protos
+from spire_plugin_support import Checks, Plugin, Sidecar, load_protos, sha
 
 binary, executable, proto_dir, work = sys.argv[1:5]
 protos = load_protos(proto_dir)
 km = protos[0]
-checks = 0
-
-
-def expect(condition, message):
-    global checks
-    if not condition:
-        print("FAIL: " + message, file=sys.stderr)
-        sys.exit(1)
-    checks += 1
-
-
-def sha(data, algorithm=hashes.SHA256):
-    digest = hashes.Hash(algorithm())
-    digest.update(data)
-    return digest.finalize()
+checks = Checks()
+expect = checks.expect
 
 
 def b64url(data):
@@ -166,4 +153,4 @@ rsa_public.verify(plugin2.sign("JWT-Signer-A", sha(message), km.SHA256).signatur
                   hashes.SHA256())
 expect(True, "SignData needs no sidecar")
 plugin2.stop()
-print("ok %d" % checks)
+print("ok %d" % checks.count)

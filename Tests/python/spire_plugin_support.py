@@ -10,6 +10,7 @@ import threading
 import time
 
 import grpc
+from cryptography.hazmat.primitives import hashes
 from grpc_tools import protoc
 
 _FILES = ["spire/plugin/server/keymanager/v1/keymanager.proto", "spire/service/common/config/v1/config.proto",
@@ -29,6 +30,25 @@ def load_protos(proto_dir):
 
 
 KM = "/spire.plugin.server.keymanager.v1.KeyManager/"
+
+
+class Checks:
+    """Counts passed checks; the first failed one ends the script with its message."""
+
+    def __init__(self):
+        self.count = 0
+
+    def expect(self, condition, message):
+        if not condition:
+            print("FAIL: " + message, file=sys.stderr)
+            sys.exit(1)
+        self.count += 1
+
+
+def sha(data, algorithm=hashes.SHA256):
+    digest = hashes.Hash(algorithm())
+    digest.update(data)
+    return digest.finalize()
 
 
 class Plugin:
