@@ -32,7 +32,7 @@ struct Keys: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop signing with a key now; a replacement takes over.")
         @OptionGroup var options: ClientOptions
         @Argument var kid: String
-        @Option(help: "Why, for the audit log.") var reason: String?
+        @Option(help: "Why: kept on the key record (taint_reason) and written in the audit log.") var reason: String?
         func run() throws {
             try options.call("POST", "/v1/keys/\(pathSegment(kid))/taint", json: reason.map { ["reason": $0] } ?? [:])
         }

@@ -99,6 +99,30 @@ import TestSupport
         #expect(h.backend.createCount == 3)
     }
 
+    @Test func taintKeepsTheFirstReasonGivenAndTellsTheObserver() async throws {
+        let h = Harness()
+        let coordinator = try h.coordinator()
+        let k1 = try await coordinator.ensure(keyType: .ecP256, serverID: "s").current
+        _ = try await coordinator.taint(kid: k1.kid, by: "operator")
+        let k2 = try await coordinator.ensure(keyType: .ecP256, serverID: "s").current
+        #expect(k2.kid != k1.kid && k2.taintReason == nil)
+        #expect(try await coordinator.key(kid: k1.kid).taintReason == nil, "a taint without a reason keeps none")
+        // A reason given to an already tainted key without one is kept; a later one is not.
+        let reasoned = try await coordinator.taint(kid: k1.kid, by: "operator", reason: "incident 42: \"leaked\"\nhost-b")
+        #expect(reasoned.tainted && reasoned.taintReason == "incident 42: \"leaked\"\nhost-b")
+        let again = try await coordinator.taint(kid: k1.kid, by: "other-operator", reason: "second thoughts")
+        #expect(again.taintReason == "incident 42: \"leaked\"\nhost-b")
+        #expect(try await coordinator.key(kid: k1.kid).taintReason == "incident 42: \"leaked\"\nhost-b")
+        _ = try await coordinator.taint(kid: k2.kid, by: "operator", reason: "rotation drill")
+        #expect(try await coordinator.key(kid: k2.kid).taintReason == "rotation drill")
+        #expect(h.observer.taints == [
+            .init(kid: k1.kid, caller: "operator", reason: nil),
+            .init(kid: k1.kid, caller: "operator", reason: "incident 42: \"leaked\"\nhost-b"),
+            .init(kid: k1.kid, caller: "other-operator", reason: "second thoughts"),
+            .init(kid: k2.kid, caller: "operator", reason: "rotation drill"),
+        ])
+    }
+
     @Test func revokeLeavesTheJWKSDestroysTheKeyAndReplacesIt() async throws {
         let h = Harness()
         let coordinator = try h.coordinator()
@@ -286,6 +310,7 @@ import TestSupport
         #expect(h.backend.refs.contains(k2Ref), "a key servers may sign with was destroyed")
         let adopted = try await coordinator.key(kid: k2.kid)
         #expect(adopted.backendRef == k2Ref && adopted.tainted && adopted.state == .retired)
+        #expect(adopted.taintReason?.contains("adopted") == true, "the record says why it is tainted")
         #expect(coordinator.jwks(from: try await coordinator.snapshot()).kids.contains(k2.kid))
         #expect(try await coordinator.ensure(keyType: .ecP256, serverID: "s").current.kid != k2.kid)
     }

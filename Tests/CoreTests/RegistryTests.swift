@@ -25,6 +25,21 @@ import Testing
         #expect(Registry.merge(revoked, second).state == .revoked)
     }
 
+    @Test func mergeKeepsTheFirstTaintReason() throws {
+        let key = try PrivateKey.generate(.ecP256).publicKey
+        let clean = try Fixtures.record(key, notAfter: base)
+        var first = try Fixtures.record(key, notAfter: base, tainted: true)
+        first.taintReason = "first"
+        var second = first
+        second.taintReason = "second"
+        #expect(Registry.merge(first, second).taintReason == "first")
+        #expect(Registry.merge(clean, second).taintReason == "second", "an untainted twin adopts the taint and its reason")
+        #expect(Registry.merge(second, clean).taintReason == "second")
+        var stray = clean
+        stray.taintReason = "not tainted"
+        #expect(Registry.merge(stray, clean).taintReason == nil, "an untainted record carries no reason")
+    }
+
     @Test func mergePrefersTheBackendHeldTwin() throws {
         let key = try PrivateKey.generate(.ecP256).publicKey
         let external = try Fixtures.record(key, notAfter: base)

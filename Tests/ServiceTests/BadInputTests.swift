@@ -74,6 +74,8 @@ final class BadInputTests: XCTestCase {
             Case(name: "fencing is null", method: "POST", path: "/v1/keys", body: Array(#"{"public_key":"x","not_after":"\#(notAfter)","server_id":"s","fencing":null}"#.utf8), status: 400, type: "invalid-request"),
             Case(name: "reason is an object", method: "POST", path: "/v1/keys/00112233445566778899aabbccddeeff00112233/taint", body: json(["reason": [String: Any]()]), status: 400, type: "invalid-request"),
             Case(name: "reason is a number", method: "POST", path: "/v1/keys/00112233445566778899aabbccddeeff00112233/taint", body: json(["reason": 12345]), status: 400, type: "invalid-request"),
+            Case(name: "reason is null", method: "POST", path: "/v1/keys/00112233445566778899aabbccddeeff00112233/taint", body: Array(#"{"reason":null}"#.utf8), status: 400, type: "invalid-request"),
+            Case(name: "reason is an array", method: "POST", path: "/v1/keys/00112233445566778899aabbccddeeff00112233/taint", body: Array(#"{"reason":["a"]}"#.utf8), status: 400, type: "invalid-request"),
             Case(name: "reason too long", method: "POST", path: "/v1/keys/00112233445566778899aabbccddeeff00112233/taint", body: json(["reason": String(repeating: "r", count: 1025)]), status: 400, type: "invalid-request"),
             Case(name: "JSON sent as text/plain", method: "POST", path: "/v1/locks/x", body: json(["holder": "h", "ttl_seconds": 5]), status: 415, type: "unsupported-media-type", contentType: "text/plain"),
             Case(name: "JSON sent as a form", method: "POST", path: "/v1/jwt-keys/ec-p256/ensure", body: json(["server_id": "s"]), status: 415, type: "unsupported-media-type", contentType: "application/x-www-form-urlencoded"),

@@ -65,6 +65,30 @@ final class ClientCommandsTests: XCTestCase {
         XCTAssertTrue(jwks.out.contains(key) && jwks.out.contains("ES256") && jwks.out.contains("P-256"), jwks.out)
     }
 
+    func testATaintReasonIsShownInTheTablesAndTheJSON() throws {
+        let ensured = try keycoord(["ensure", "--server-id", "spire-1", "--output", "json"])
+        XCTAssertEqual(ensured.status, 0, ensured.err)
+        let kid = try XCTUnwrap(try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(ensured.out.utf8)) as? [String: Any])["kid"] as? String)
+        let tainted = try keycoord(["keys", "taint", kid, "--reason", "incident 42 leaked", "--output", "json"])
+        XCTAssertEqual(tainted.status, 0, tainted.err)
+        let record = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(tainted.out.utf8)) as? [String: Any], tainted.out)
+        XCTAssertEqual(record["taint_reason"] as? String, "incident 42 leaked")
+
+        let shown = try keycoord(["keys", "show", kid, "--output", "table"])
+        XCTAssertEqual(shown.status, 0, shown.err)
+        let line = try XCTUnwrap(shown.out.split(separator: "\n").first { $0.hasPrefix("taint_reason ") }, shown.out)
+        XCTAssertTrue(line.hasSuffix(" incident 42 leaked"), String(line))
+
+        let table = try keycoord(["keys", "list", "--output", "table"])
+        XCTAssertEqual(table.status, 0, table.err)
+        let lines = table.out.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines[0].hasSuffix("TAINT REASON"), lines[0])
+        let row = try XCTUnwrap(lines.first { $0.hasPrefix(kid) }, table.out)
+        XCTAssertTrue(row.contains(" yes ") && row.hasSuffix("incident 42 leaked"), row)
+        let other = try XCTUnwrap(lines.dropFirst().first { !$0.hasPrefix(kid) }, "the replacement is listed: \(table.out)")
+        XCTAssertTrue(other.hasSuffix(" -"), "no reason shows as -: \(other)")
+    }
+
     func testAProblemIsOneLineOnStandardErrorWithTheExitCode() throws {
         let missing = try keycoord(["keys", "show", "no-such-kid", "--output", "table"])
         XCTAssertEqual(missing.status, 4, "404 exits 4")

@@ -98,6 +98,36 @@ final class EndToEndTests: XCTestCase {
         XCTAssertFalse(try harness.jwksKids().contains(kid))
     }
 
+    /// The reason a taint gives is on the record as committed, in `GET /v1/keys/{kid}` and the
+    /// key list, and in the audit line beside who tainted; a second taint keeps the first reason.
+    func testTaintReasonIsKeptShownAndAudited() async throws {
+        let log = CapturedLog()
+        let harness = try await ServiceHarness.start(log: log)
+        addTeardownBlock { await harness.stop() }
+        let kid = try XCTUnwrap(try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"]).json["kid"] as? String)
+        XCTAssertTrue(try harness.control("GET", "/v1/keys/\(kid)").json["taint_reason"] is NSNull, "untainted: null, not absent")
+
+        let reason = "key material exposed: \"host-b\"\nticket OPS-7 ✓"
+        let tainted = try harness.control("POST", "/v1/keys/\(kid)/taint", ["reason": reason])
+        XCTAssertEqual(tainted.status, 200, tainted.text)
+        XCTAssertEqual(tainted.json["taint_reason"] as? String, reason)
+        XCTAssertEqual(try harness.control("GET", "/v1/keys/\(kid)").json["taint_reason"] as? String, reason)
+        let listed = try XCTUnwrap(try harness.control("GET", "/v1/keys").json["keys"] as? [[String: Any]])
+        XCTAssertEqual(listed.first { $0["kid"] as? String == kid }?["taint_reason"] as? String, reason)
+
+        let again = try harness.control("POST", "/v1/keys/\(kid)/taint", ["reason": "second thoughts"])
+        XCTAssertEqual(again.json["taint_reason"] as? String, reason, "the first reason stays")
+        let withoutReason = try harness.control("POST", "/v1/keys/\(kid)/taint")
+        XCTAssertEqual(withoutReason.status, 200, withoutReason.text)
+
+        let audits = log.lines.filter { $0.metadata["log"] == "audit" && $0.metadata["action"] == "key.taint" }
+        XCTAssertEqual(audits.count, 3, "\(log.lines.map(\.metadata))")
+        XCTAssertEqual(audits.map { $0.metadata["reason"] }, [reason, "second thoughts", nil])
+        XCTAssertEqual(Set(audits.compactMap { $0.metadata["caller"] }).count, 1)
+        XCTAssertTrue(audits.allSatisfy { $0.metadata["caller"]?.isEmpty == false && $0.metadata["caller"] != "anonymous" })
+        XCTAssertTrue(audits.allSatisfy { $0.metadata["target"] == kid && $0.metadata["status"] == "200" })
+    }
+
     func testTaintKeepsTheKeyPublishedButHandsOutAnotherAndRevokeRemovesIt() throws {
         let first = try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"])
         let kid = try XCTUnwrap(first.json["kid"] as? String)

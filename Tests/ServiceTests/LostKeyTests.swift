@@ -19,7 +19,9 @@ final class LostKeyTests: XCTestCase {
         let replacement = try XCTUnwrap(second.json["kid"] as? String)
         XCTAssertNotEqual(replacement, kid)
         XCTAssertTrue(FileManager.default.fileExists(atPath: try XCTUnwrap(second.json["backend_ref"] as? String)))
-        XCTAssertEqual(try harness.control("GET", "/v1/keys/\(kid)").json["tainted"] as? Bool, true)
+        let shown = try harness.control("GET", "/v1/keys/\(kid)").json
+        XCTAssertEqual(shown["tainted"] as? Bool, true)
+        XCTAssertTrue((shown["taint_reason"] as? String)?.hasPrefix("lost by the backend") == true, "\(shown)")
         XCTAssertTrue(try harness.jwksKids().contains(replacement))
         let metrics = try harness.publicClient().request("GET", "/metrics").text
         XCTAssertTrue(metrics.contains("keycoord_keys_lost_total{key_type=\"ec-p256\"} 1"), metrics)

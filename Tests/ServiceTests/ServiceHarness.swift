@@ -14,7 +14,8 @@ final class ServiceHarness: @unchecked Sendable {
     let controlPort: Int
     let token: String
 
-    static func start(_ configure: (inout ServiceConfig) -> Void = { _ in }) async throws -> ServiceHarness {
+    /// `log`, when given, receives every line the service logs (else they are dropped).
+    static func start(log: CapturedLog? = nil, _ configure: (inout ServiceConfig) -> Void = { _ in }) async throws -> ServiceHarness {
         let directory = try TemporaryDirectory("keycoord-service")
         var config = ServiceConfig()
         config.stateDir = directory.path
@@ -23,7 +24,7 @@ final class ServiceHarness: @unchecked Sendable {
         config.instanceID = "test-\(UUID().uuidString.prefix(8))"
         configure(&config)
         let tokenFile = config.resolvedControlTokenFile
-        let logger = Logger(label: "keycoord-test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let logger = Logger(label: "keycoord-test", factory: { label in log?.handler(label: label) ?? SwiftLogNoOpLogHandler() })
         let service = try await KeycoordService(config: config, logger: logger)
         let (publicAddress, controlAddress) = try await service.start()
         let token = try String(contentsOfFile: tokenFile, encoding: .utf8)

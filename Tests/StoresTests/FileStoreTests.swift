@@ -118,6 +118,25 @@ import TestSupport
         #expect(try await store.snapshot(trustDomain: "example.org").records == [record])
     }
 
+    /// A registry file written before taint reasons were kept (no `taintReason` member)
+    /// reads with no reason, and a later write keeps the record's other members as they were.
+    @Test func aRecordWrittenBeforeTaintReasonsReadsWithNone() async throws {
+        let store = try store()
+        try FileManager.default.createDirectory(atPath: "\(state)/registry", withIntermediateDirectories: true)
+        let older = #"""
+            {"format":1,"records":[{"backend":"external","createdAt":800000000,"createdBy":"old-server",\#
+            "keyType":"ec-p256","kid":"old-kid","notAfter":900000000,"publicKey":[7,7,7],\#
+            "publishedAt":800000000,"state":"published","tainted":true,"trustDomain":"example.org"}],\#
+            "sequence":3,"trustDomain":"example.org"}
+            """#
+        try Data(older.utf8).write(to: URL(fileURLWithPath: "\(state)/registry/example.org.json"))
+        let read = try #require(try await store.snapshot(trustDomain: "example.org").records.first)
+        #expect(read.kid == "old-kid" && read.tainted && read.taintReason == nil)
+        #expect(read.createdAt == Date(timeIntervalSinceReferenceDate: 800_000_000))
+        let (_, written) = try await store.update(trustDomain: "example.org", fence: nil) { $0[0].taintReason = "kept now" }
+        #expect(written.records.first?.taintReason == "kept now" && written.sequence == 4)
+    }
+
     @Test func corruptLeaseFileStopsGrantsWithItsPath() async throws {
         let store = try store()
         let lease = try await store.acquire(lock: "build", holder: "h", ttl: .seconds(30), wait: .zero)

@@ -31,6 +31,43 @@ struct PostgresMigrationTests {
             == Int64(PostgresStore.schemaVersion))
     }
 
+    /// A database at schema 2 holding a record written before taint reasons were kept:
+    /// migration 3 adds the column, the record reads with no reason, and a write of a
+    /// reason fills both the record and the column.
+    @Test func aRecordFromBeforeMigration3ReadsWithNoTaintReason() async throws {
+        let url = try await PostgresTestSupport.freshDatabase()
+        let connection = try await PostgresTestSupport.connect(url)
+        defer { Task { await connection.close() } }
+        try await connection.query("CREATE TABLE keycoord_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+        for version in 1...2 {
+            for statement in PGMigrator.migrations[version - 1] { try await connection.query(statement) }
+            try await connection.query("INSERT INTO keycoord_schema (version) VALUES ($1)", [String(version)])
+        }
+        let older = """
+            {"backend":"external","createdAt":800000000,"createdBy":"old-server","keyType":"ec-p256","kid":"old-kid",
+             "notAfter":900000000,"publicKey":[7,7,7],"publishedAt":800000000,"state":"published","tainted":true,
+             "trustDomain":"example.org"}
+            """
+        try await connection.query(
+            """
+            INSERT INTO keycoord_keys (trust_domain, kid, position, state, not_after, record, sequence)
+            VALUES ('example.org', 'old-kid', 0, 'published', now(), $1::jsonb, 1)
+            """, [older])
+        try await connection.query("INSERT INTO keycoord_sequences (trust_domain, sequence) VALUES ('example.org', 1)")
+
+        #expect(try await PostgresStore.migrate(url: url) == PostgresStore.schemaVersion)
+        let store = try await PostgresStore(url: url, instanceID: "new-binary")
+        let read = try #require(try await store.snapshot(trustDomain: "example.org").records.first)
+        #expect(read.kid == "old-kid" && read.tainted && read.taintReason == nil)
+        let column = try await connection.query("SELECT taint_reason FROM keycoord_keys WHERE kid = 'old-kid'")
+        #expect(try column.optionalString(0, "taint_reason") == nil)
+        _ = try await store.update(trustDomain: "example.org", fence: nil) { $0[0].taintReason = "kept now" }
+        let after = try await connection.query("SELECT taint_reason, record->>'taintReason' AS inner FROM keycoord_keys WHERE kid = 'old-kid'")
+        #expect(try after.optionalString(0, "taint_reason") == "kept now" && after.optionalString(0, "inner") == "kept now")
+        #expect(try await store.snapshot(trustDomain: "example.org").records.first?.taintReason == "kept now")
+        await store.close()
+    }
+
     @Test func newerSchemaIsRefused() async throws {
         let url = try await PostgresTestSupport.freshDatabase()
         _ = try await PostgresStore.migrate(url: url)

@@ -60,6 +60,7 @@ public struct StoreConformance: Sendable {
         case frozenHolderLosesItsLockAtExpiry
         case waitForChangeAnswersAnySequenceButAfterAtOnce
         case registryIdentityIsStable
+        case taintReasonRoundTrips
 
         public var description: String { rawValue }
     }
@@ -111,6 +112,7 @@ public struct StoreConformance: Sendable {
         case .snapshotKeepsOrder: return Self.snapshotKeepsOrder
         case .waitForChangeAnswersAnySequenceButAfterAtOnce: return Self.waitForChangeAnswersAnySequenceButAfterAtOnce
         case .registryIdentityIsStable: return Self.registryIdentityIsStable
+        case .taintReasonRoundTrips: return Self.taintReasonRoundTrips
         case .frozenHolderLosesItsLockAtExpiry:
             let frozenHolder = self.frozenHolder
             return { a, b, n in try await Self.frozenHolderLosesItsLockAtExpiry(a, b, n, frozenHolder) }
@@ -433,6 +435,35 @@ public struct StoreConformance: Sendable {
         let final = try await a.snapshot(trustDomain: n.trustDomain)
         try expect(final.records.map(\.kid) == seen.records.map(\.kid) && final.records[1] == changed,
                    "an in-place change moved or lost a record")
+    }
+
+    /// A taint reason (any text the API accepts: quotes, newlines, non-ASCII, 1024 bytes) is
+    /// kept as given, seen by the other instance, changed in place and cleared; a record
+    /// without one reads back with none.
+    static func taintReasonRoundTrips(_ a: any CoordinationStore, _ b: any CoordinationStore, _ n: Names) async throws {
+        let records = try SampleRecords(trustDomain: n.trustDomain, count: 3)
+        let reasons: [String?] = [
+            "incident 42: \"leaked\" on host-b\n\tsee ticket \\OPS-7 — schlüssel 🔑",
+            String(repeating: "r", count: 1024),
+            nil,
+        ]
+        let tainted = zip(records.all, reasons).map { record, reason in
+            var record = record
+            record.tainted = reason != nil
+            record.taintReason = reason
+            return record
+        }
+        _ = try await a.update(trustDomain: n.trustDomain, fence: nil) { $0.append(contentsOf: tainted) }
+        let seen = try await b.snapshot(trustDomain: n.trustDomain)
+        try expect(seen.records.map(\.taintReason) == reasons, "taint reasons read back as \(seen.records.map(\.taintReason))")
+        try expect(seen.records == tainted, "a record with a taint reason did not read back equal")
+        _ = try await b.update(trustDomain: n.trustDomain, fence: nil) { current in
+            current[0].taintReason = "replaced"
+            current[1].taintReason = nil
+        }
+        let final = try await a.snapshot(trustDomain: n.trustDomain)
+        try expect(final.records.map(\.taintReason) == ["replaced", nil, nil],
+                   "changed reasons read back as \(final.records.map(\.taintReason))")
     }
 
     // MARK: Support

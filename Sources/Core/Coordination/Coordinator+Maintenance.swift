@@ -116,7 +116,9 @@ extension Coordinator {
                 trustDomain: config.trustDomain, kid: config.kidFormat.kid(for: publicKey), keyType: keyType,
                 publicKey: publicKey.der, backend: backend.name, backendRef: key.ref, createdAt: createdAt,
                 publishedAt: createdAt, notAfter: createdAt.addingTimeInterval(config.policy.ttl.timeInterval),
-                state: .retired, tainted: true, createdBy: config.instanceID))
+                state: .retired, tainted: true,
+                taintReason: "adopted back from the backend: the registry had lost it, so its history is unknown",
+                createdBy: config.instanceID))
         }
         let candidates = adopted
         let (restored, _) = try await store.update(trustDomain: config.trustDomain, fence: nil) { records -> [String] in

@@ -85,6 +85,7 @@ public final class Coordinator: Sendable {
         let (tainted, _) = try await store.update(trustDomain: config.trustDomain, fence: nil) { records in
             guard let index = records.firstIndex(where: { $0.kid == record.kid }), !records[index].tainted else { return false }
             records[index].tainted = true
+            records[index].taintReason = "lost by the backend: \(reason)"
             return true
         }
         if tainted { observer.keyLost(kid: record.kid, keyType: record.keyType, reason: reason) }
@@ -275,17 +276,20 @@ public final class Coordinator: Sendable {
 
     /// Marks a key tainted: it stays in the JWKS but nobody may sign with it. If it was the
     /// key servers sign with (or the next one), a replacement is promoted or minted at once.
-    /// `caller` names who asked, for the observer's audit trail. Tainting again is a no-op.
+    /// `caller` names who asked, for the observer's audit trail; `reason` is kept on the
+    /// record. Tainting again changes nothing but adds a reason to a taint that had none:
+    /// the first reason given is the one that explains the taint.
     /// Once the taint is committed the call succeeds: a replacement that cannot be made now
     /// (the rotation lock is busy, the backend fails) is left to the next ensure or tick.
-    public func taint(kid: String, by caller: String) async throws -> KeyRecord {
+    public func taint(kid: String, by caller: String, reason: String? = nil) async throws -> KeyRecord {
         try Self.checkCaller(caller, "caller")
         let (record, _) = try await store.update(trustDomain: config.trustDomain, fence: nil) { records in
             guard let index = records.firstIndex(where: { $0.kid == kid }) else { throw CoordinationError.keyNotFound(kid: kid) }
+            if !records[index].tainted || records[index].taintReason == nil { records[index].taintReason = reason }
             records[index].tainted = true
             return records[index]
         }
-        observer.keyTainted(kid: kid, by: caller)
+        observer.keyTainted(kid: kid, by: caller, reason: reason)
         return await replaceIfManaged(record)
     }
 

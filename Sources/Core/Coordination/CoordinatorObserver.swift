@@ -9,8 +9,8 @@ public protocol CoordinatorObserver: Sendable {
     func emergencyGap(keyType: KeyType)
     func keysMinted(keyType: KeyType)
     func reconciled(destroyed: Int)
-    /// A key was tainted or revoked through the API (for the audit log).
-    func keyTainted(kid: String, by caller: String)
+    /// A key was tainted or revoked through the API (for the audit log); `reason` as the caller gave it.
+    func keyTainted(kid: String, by caller: String, reason: String?)
     func keyRevoked(kid: String, by caller: String)
     /// A key the backend no longer has (its file deleted…) was tainted to be replaced.
     func keyLost(kid: String, keyType: KeyType, reason: String)
@@ -29,7 +29,7 @@ extension CoordinatorObserver {
     public func emergencyGap(keyType: KeyType) {}
     public func keysMinted(keyType: KeyType) {}
     public func reconciled(destroyed: Int) {}
-    public func keyTainted(kid: String, by caller: String) {}
+    public func keyTainted(kid: String, by caller: String, reason: String?) {}
     public func keyRevoked(kid: String, by caller: String) {}
     public func keyLost(kid: String, keyType: KeyType, reason: String) {}
     public func keysAdopted(kids: [String]) {}

@@ -34,6 +34,10 @@ public struct KeyRecord: Codable, Sendable, Equatable {
     public var activatedAt: Date?
     public var state: KeyState
     public var tainted: Bool
+    /// Why the key was tainted, as the operator (or keycoord, for a key its backend lost)
+    /// gave it; nil when untainted or tainted without a reason. Records written before
+    /// reasons were kept have none.
+    public var taintReason: String?
     /// The server (or keycoord instance) that created or first published the key.
     public var createdBy: String
     /// The fencing token the last guarded write carried.
@@ -41,7 +45,8 @@ public struct KeyRecord: Codable, Sendable, Equatable {
 
     public init(trustDomain: String, kid: String, keyType: KeyType, publicKey: [UInt8], backend: String,
                 backendRef: String?, createdAt: Date, publishedAt: Date, notAfter: Date, activatedAt: Date? = nil,
-                state: KeyState, tainted: Bool = false, createdBy: String, fencingToken: UInt64? = nil) {
+                state: KeyState, tainted: Bool = false, taintReason: String? = nil, createdBy: String,
+                fencingToken: UInt64? = nil) {
         self.trustDomain = trustDomain
         self.kid = kid
         self.keyType = keyType
@@ -54,6 +59,7 @@ public struct KeyRecord: Codable, Sendable, Equatable {
         self.activatedAt = activatedAt
         self.state = state
         self.tainted = tainted
+        self.taintReason = taintReason
         self.createdBy = createdBy
         self.fencingToken = fencingToken
     }

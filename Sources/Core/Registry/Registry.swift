@@ -4,7 +4,7 @@ import Foundation
 /// store applies them the same way inside its own atomic update.
 public enum Registry {
     /// Merges two records of the same kid (SPIRE's bundle dedup): the largest `notAfter`
-    /// wins, `tainted` is OR-ed, and a state never moves backwards (a revoked key stays
+    /// wins, `tainted` is OR-ed (the first reason given stays), and a state never moves backwards (a revoked key stays
     /// revoked, a retired one is not reactivated). Identity fields come from `first`, the
     /// record seen first, except that a backend-held twin replaces an external one, since
     /// only it can sign.
@@ -16,6 +16,7 @@ public enum Registry {
         }
         merged.notAfter = max(first.notAfter, second.notAfter)
         merged.tainted = first.tainted || second.tainted
+        merged.taintReason = merged.tainted ? (first.taintReason ?? second.taintReason) : nil
         merged.state = rank(second.state) > rank(first.state) ? second.state : first.state
         merged.createdAt = min(first.createdAt, second.createdAt)
         merged.publishedAt = min(first.publishedAt, second.publishedAt)

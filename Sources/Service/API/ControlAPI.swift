@@ -49,7 +49,7 @@ final class ControlAPI: Sendable {
         route(router, .post, "/v1/keys", "key.publish", publishKey)
         route(router, .get, "/v1/keys", nil, listKeys)
         route(router, .get, "/v1/keys/{kid}", nil, showKey)
-        route(router, .post, "/v1/keys/{kid}/taint", "key.taint", taintKey)
+        routeAudited(router, .post, "/v1/keys/{kid}/taint", "key.taint", taintKey)
         route(router, .delete, "/v1/keys/{kid}", "key.revoke", revokeKey)
         route(router, .post, "/v1/jwt-keys/{key_type}/ensure", "key.ensure", ensure)
         route(router, .get, "/v1/events", nil, events)
@@ -60,26 +60,38 @@ final class ControlAPI: Sendable {
     /// the others (key generation, backends, long polls) run on the shared task pool.
     private func route(_ router: Router, _ method: HTTPRequest.Method, _ path: String, _ action: String?, onLoop: Bool = false,
                        _ body: @escaping @Sendable (HTTPServerRequest, Caller) async throws -> (HTTPServerResponse, String)) {
+        routeAudited(router, method, path, action, onLoop: onLoop) { request, caller in
+            let (response, target) = try await body(request, caller)
+            return (response, target, [:])
+        }
+    }
+
+    /// `route` for a handler that adds members of its own to the audit line (a taint's reason).
+    private func routeAudited(_ router: Router, _ method: HTTPRequest.Method, _ path: String, _ action: String?, onLoop: Bool = false,
+                              _ body: @escaping @Sendable (HTTPServerRequest, Caller) async throws
+                                  -> (HTTPServerResponse, String, Logger.Metadata)) {
         let handler: @Sendable (HTTPServerRequest) async -> HTTPServerResponse = { [auth, audit, publisher] request in
             let requestID = RequestID.of(request)
             var callerID = "anonymous"
             // What the call is about, also for refused calls; handlers refine it (the kid a publish made).
             var target = request.pathParameters["kid"] ?? request.pathParameters["name"] ?? request.pathParameters["key_type"] ?? ""
             var response: HTTPServerResponse
+            var details: Logger.Metadata = [:]
             do {
                 let caller = try auth.authenticate(request)
                 callerID = caller.id
-                (response, target) = try await body(request, caller)
+                (response, target, details) = try await body(request, caller)
                 if let action, Self.changesJWKS.contains(action) { await publisher.refresh(force: false) }
             } catch {
                 response = ProblemMapper.response(for: error)
             }
             if let action {
-                audit.info("audit", metadata: [
+                let line: Logger.Metadata = [
                     "action": .string(action), "caller": .string(callerID), "target": .string(target),
                     "status": .stringConvertible(response.status.code), "request_id": .string(requestID),
                     "remote": .string(request.remoteAddress),
-                ])
+                ]
+                audit.info("audit", metadata: line.merging(details) { fixed, _ in fixed })
             }
             response.headerFields[.requestID] = requestID
             return response
@@ -183,11 +195,16 @@ final class ControlAPI: Sendable {
     /// The longest taint reason accepted (bytes of UTF-8).
     static let maxReasonBytes = 1024
 
-    private func taintKey(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {
+    /// The reason goes on the record and into the audit line; the caller is the audit line's
+    /// `caller`, as the authenticator named it.
+    private func taintKey(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String, Logger.Metadata) {
         try ControlAuthenticator.requireAdmin(caller, for: "taint")
         let kid = try kid(request)
-        _ = try JSONBody.parse(request, allowed: ["reason"], allowEmpty: true).string("reason", maxLength: Self.maxReasonBytes)
-        return (try JSONResponse.make(.ok, WireFormat.key(try await coordinator.taint(kid: kid, by: caller.id))), kid)
+        let given = try JSONBody.parse(request, allowed: ["reason"], allowEmpty: true).string("reason", maxLength: Self.maxReasonBytes)
+        // An empty reason is no reason: nothing to keep or to log.
+        let reason = given.flatMap { $0.isEmpty ? nil : $0 }
+        let record = try await coordinator.taint(kid: kid, by: caller.id, reason: reason)
+        return (try JSONResponse.make(.ok, WireFormat.key(record)), kid, reason.map { ["reason": .string($0)] } ?? [:])
     }
 
     private func revokeKey(_ request: HTTPServerRequest, _ caller: Caller) async throws -> (HTTPServerResponse, String) {

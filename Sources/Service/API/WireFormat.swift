@@ -12,6 +12,7 @@ enum WireFormat {
         let alg: String
         let state: String
         let tainted: Bool
+        let taintReason: String?
         let backend: String
         let backendRef: String?
         let publicKey: String
@@ -23,8 +24,8 @@ enum WireFormat {
 
         enum CodingKeys: String, CodingKey {
             case kid, alg, state, tainted, backend
-            case keyType = "key_type", backendRef = "backend_ref", publicKey = "public_key", createdAt = "created_at"
-            case publishedAt = "published_at", activatedAt = "activated_at", notAfter = "not_after", createdBy = "created_by"
+            case keyType = "key_type", taintReason = "taint_reason", backendRef = "backend_ref", publicKey = "public_key"
+            case createdAt = "created_at", publishedAt = "published_at", activatedAt = "activated_at", notAfter = "not_after", createdBy = "created_by"
         }
     }
 
@@ -117,7 +118,7 @@ enum WireFormat {
 
     static func key(_ record: KeyRecord) -> Key {
         Key(kid: record.kid, keyType: record.keyType.rawValue, alg: record.keyType.alg, state: record.state.rawValue,
-            tainted: record.tainted, backend: record.backend, backendRef: record.backendRef,
+            tainted: record.tainted, taintReason: record.taintReason, backend: record.backend, backendRef: record.backendRef,
             publicKey: PEM.encode(record.publicKey, label: "PUBLIC KEY"), createdAt: WireTime.format(record.createdAt),
             publishedAt: WireTime.format(record.publishedAt), activatedAt: record.activatedAt.map(WireTime.format),
             notAfter: WireTime.format(record.notAfter), createdBy: record.createdBy)

@@ -49,6 +49,12 @@ enum PGMigrator {
             )
             """,
         ],
+        // Why a key was tainted, beside state and not_after for operators' SQL. The record
+        // jsonb stays the truth: a record written before this column has no reason in
+        // either place and reads back as untainted-for-no-reason (nil).
+        [
+            "ALTER TABLE keycoord_keys ADD COLUMN taint_reason text",
+        ],
     ]
 
     static var latestVersion: Int { migrations.count }

@@ -196,13 +196,14 @@ extension PostgresStore {
             if let old = stored[record.kid], old.record == record, old.position == Int64(index) { continue }
             try await connection.query(
                 """
-                INSERT INTO keycoord_keys (trust_domain, kid, position, state, not_after, record, sequence)
-                VALUES ($1, $2, $3, $4, to_timestamp($5::float8), $6::jsonb, $7)
+                INSERT INTO keycoord_keys (trust_domain, kid, position, state, not_after, record, sequence, taint_reason)
+                VALUES ($1, $2, $3, $4, to_timestamp($5::float8), $6::jsonb, $7, $8)
                 ON CONFLICT (trust_domain, kid) DO UPDATE SET position = EXCLUDED.position, state = EXCLUDED.state,
-                    not_after = EXCLUDED.not_after, record = EXCLUDED.record, sequence = EXCLUDED.sequence
+                    not_after = EXCLUDED.not_after, record = EXCLUDED.record, sequence = EXCLUDED.sequence,
+                    taint_reason = EXCLUDED.taint_reason
                 """,
                 [trustDomain, record.kid, String(index), record.state.rawValue,
-                 String(record.notAfter.timeIntervalSince1970), try encode(record), String(sequence)])
+                 String(record.notAfter.timeIntervalSince1970), try encode(record), String(sequence), record.taintReason])
         }
     }
 

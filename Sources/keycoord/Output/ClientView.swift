@@ -11,7 +11,7 @@ enum ClientView {
         .init(title: "KID", field: "kid"), .init(title: "TYPE", field: "key_type"), .init(title: "STATE", field: "state"),
         .init(title: "TAINTED", field: "tainted"), .init(title: "ACTIVATED", field: "activated_at"),
         .init(title: "NOT AFTER", field: "not_after"), .init(title: "BACKEND", field: "backend"),
-        .init(title: "CREATED BY", field: "created_by"),
+        .init(title: "CREATED BY", field: "created_by"), .init(title: "TAINT REASON", field: "taint_reason"),
     ])
 
     static let jwks = ClientView.list(field: "keys", columns: [
@@ -21,7 +21,7 @@ enum ClientView {
 
     /// Members first in this order when a record is shown; the rest follow by name.
     static let recordOrder = ["kid", "name", "held", "holder", "lease_id", "fencing_token", "key_type", "alg", "state",
-                              "tainted", "backend", "backend_ref", "activated_at", "not_after", "expires_at"]
+                              "tainted", "taint_reason", "backend", "backend_ref", "activated_at", "not_after", "expires_at"]
 
     func print(_ response: ControlClient.Response, format: OutputFormat) {
         let json = try? JSONSerialization.jsonObject(with: Data(response.body))
