@@ -74,12 +74,18 @@ struct SPIREPluginProcessTests {
         let keycoord = Self.binaries.appendingPathComponent("keycoord").path
         let link = directory.path + "/keycoord-spire-plugin"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: keycoord)
-        let sidecar = try SidecarProcess(binary: keycoord, directory: directory.path)
-        defer { sidecar.stop() }
+        let sidecar = try await SidecarProcess.start(binary: keycoord, directory: directory.path)
         let script = URL(fileURLWithPath: Self.protoDirectory).deletingLastPathComponent()
             .appendingPathComponent("Tests/go/run-spirehost.sh").path
-        let result = try await Self.run(script, [link, directory.path + "/keys.json", sidecar.controlURL, sidecar.tokenFile,
+        let result: (status: Int32, output: String)
+        do {
+            result = try await Self.run(script, [link, directory.path + "/keys.json", sidecar.controlURL, sidecar.tokenFile,
                                                  sidecar.keysDir])
+        } catch {
+            await sidecar.stop()
+            throw error
+        }
+        await sidecar.stop()
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.hasSuffix("ok\n"), "\(result.output)")
         // go-plugin's host read our stderr as hclog JSON: the lines arrive at their level.

@@ -2,6 +2,7 @@ import Foundation
 
 /// A `keycoord serve` sidecar for the plugin's hosts: embedded file store, disk backend,
 /// the control API on a unix socket in `directory`; ready once it logs "keycoord serving".
+/// Starting and stopping wait on a thread of their own, never on the tests' shared pool.
 final class SidecarProcess: @unchecked Sendable {
     let process: Process
     let controlURL: String
@@ -12,7 +13,13 @@ final class SidecarProcess: @unchecked Sendable {
         let description: String
     }
 
-    init(binary: String, directory: String) throws {
+    static func start(binary: String, directory: String) async throws -> SidecarProcess {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try SidecarProcess(binary: binary, directory: directory) }) }.start()
+        }
+    }
+
+    private init(binary: String, directory: String) throws {
         let state = directory + "/state"
         controlURL = "unix://\(state)/control.sock"
         tokenFile = state + "/control-token"
@@ -40,8 +47,13 @@ final class SidecarProcess: @unchecked Sendable {
         handle.readabilityHandler = { _ = $0.availableData }
     }
 
-    func stop() {
-        process.terminate()
-        process.waitUntilExit()
+    func stop() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread {
+                self.process.terminate()
+                self.process.waitUntilExit()
+                continuation.resume()
+            }.start()
+        }
     }
 }

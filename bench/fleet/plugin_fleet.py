@@ -218,7 +218,7 @@ def main():
     parser.add_argument("--svid-ttl", type=float, default=2)
     parser.add_argument("--rp-cache", type=float, default=1)
     parser.add_argument("--clock-offset", type=float, default=0.5, help="largest server clock offset, seconds")
-    parser.add_argument("--sign-interval", type=float, default=0.1)
+    parser.add_argument("--sign-interval", type=float, default=0.2)
     parser.add_argument("--taint-at", type=float, default=None, help="taint keycoord's current key at this fraction of the run")
     args = parser.parse_args()
 
