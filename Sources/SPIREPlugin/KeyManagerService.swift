@@ -115,14 +115,15 @@ final class KeyManagerService: Sendable {
     }
 
     private func sign(_ request: Spire_Plugin_Server_Keymanager_V1_SignDataRequest) async throws -> Spire_Plugin_Server_Keymanager_V1_SignDataResponse {
-        let store = try state().store
+        let configured = try state()
+        let store = configured.store
         let scheme = try Self.scheme(request.signerOpts)
         guard request.data.count == scheme.hash.size else {
             throw GRPCStatus(.invalidArgument, "data is \(request.data.count) bytes, not a \(scheme.hash) digest of \(scheme.hash.size)")
         }
         var response = Spire_Plugin_Server_Keymanager_V1_SignDataResponse()
         if let slot = store.slot(request.keyID) {
-            response.signature = Data(try await state().signer.sign(slot, digest: Array(request.data), scheme: scheme))
+            response.signature = Data(try await configured.signer.sign(slot, digest: Array(request.data), scheme: scheme))
             response.keyFingerprint = slot.fingerprint
             return response
         }
