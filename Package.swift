@@ -65,7 +65,7 @@ let package = Package(
         ]),
         // keycoord as SPIRE's KeyManager plugin (go-plugin over gRPC on a unix socket).
         .target(name: "SPIREPlugin", dependencies: [
-            "GRPC", "HTTP", "Transport", "PluginProtos", "Crypto", "FileSupport", "JSON",
+            "GRPC", "HTTP", "Transport", "PluginProtos", "Crypto", "Core", "Backends", "FileSupport", "JSON",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),

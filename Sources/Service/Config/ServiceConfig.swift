@@ -1,3 +1,4 @@
+import Backends
 import Core
 import Foundation
 import HTTP2
@@ -125,6 +126,34 @@ public struct ServiceConfig: Sendable, Equatable {
 
     public var resolvedKeysDir: String {
         keysDir.isEmpty ? (stateDir as NSString).appendingPathComponent("keys") : keysDir
+    }
+
+    /// The backend settings, under the names the SPIRE plugin shares (`BackendSettings`).
+    public var backendSettings: BackendSettings {
+        var settings = BackendSettings(kind: BackendSettings.Kind(rawValue: backend.rawValue) ?? .disk)
+        settings.keysDir = resolvedKeysDir
+        settings.awsRegion = awsRegion
+        settings.awsEndpoint = awsEndpoint
+        settings.awsProfile = awsProfile
+        settings.awsAliasTemplate = awsAliasTemplate
+        settings.awsDeletionWindowDays = awsDeletionWindowDays
+        settings.gcpProject = gcpProject
+        settings.gcpLocation = gcpLocation
+        settings.gcpKeyRing = gcpKeyRing
+        settings.gcpCreateKeyRing = gcpCreateKeyRing
+        settings.gcpKeyIDTemplate = gcpKeyIDTemplate
+        settings.gcpEndpoint = gcpEndpoint
+        settings.gcpCredentialsFile = gcpCredentialsFile
+        settings.gcpProtectionLevel = gcpProtectionLevel
+        settings.azureVaultURL = azureVaultURL
+        settings.azureKeyNameTemplate = azureKeyNameTemplate
+        settings.azureEndpoint = azureEndpoint
+        settings.azureHSM = azureHSM
+        settings.azurePurgeDeleted = azurePurgeDeleted
+        settings.azureAuthorityHost = azureAuthorityHost
+        settings.azureManagedIdentityEndpoint = azureManagedIdentityEndpoint
+        settings.azureCAFile = azureCAFile
+        return settings
     }
 
     public var resolvedIssuer: String {
