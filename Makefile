@@ -5,7 +5,7 @@ SWIFT_FLAGS  ?=
 BIN           = $(shell $(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS) --show-bin-path)/keycoord
 RUN_ARGS     ?=
 
-.PHONY: all deps test-deps build release run test test-fakes test-scripts check-static protos fuzz bench-http bench-fleet clean
+.PHONY: all deps test-deps build release run test test-fakes test-scripts check-static protos fuzz bench-http bench-fleet bench-plugin-fleet bench-plugin clean
 
 all: build
 
@@ -68,6 +68,12 @@ bench-http: deps
 
 bench-fleet: deps
 	./bench/fleet/run.sh
+
+bench-plugin-fleet: deps
+	./bench/fleet/plugin_run.sh
+
+bench-plugin: deps release
+	./bench/plugin/run.sh
 
 clean:
 	rm -rf .build .build-*

@@ -53,19 +53,19 @@ let package = Package(
         .target(name: "Backends", dependencies: ["COpenSSL", "Core", "Crypto", "FileSupport",
                                                  .product(name: "Logging", package: "swift-log")]),
         .target(name: "Service", dependencies: [
-            "HTTP", "Transport", "Core", "Crypto", "JSON", "Stores", "Backends", "FileSupport",
+            "HTTP", "HTTP2", "Transport", "Core", "Crypto", "JSON", "Stores", "Backends", "FileSupport",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // The HTTP benchmark's server (bench/http/run.sh); not shipped.
         .executableTarget(name: "HTTPBenchServer", dependencies: [
-            "HTTP", "Transport",
+            "HTTP", "HTTP2", "Transport",
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         // keycoord as SPIRE's KeyManager plugin (go-plugin over gRPC on a unix socket).
         .target(name: "SPIREPlugin", dependencies: [
-            "GRPC", "HTTP", "Transport", "PluginProtos", "Crypto", "FileSupport", "JSON",
+            "GRPC", "HTTP", "Transport", "PluginProtos", "Crypto", "Core", "Backends", "FileSupport", "JSON",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
@@ -83,7 +83,9 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
-        .testTarget(name: "TransportTests", dependencies: ["Transport"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "EventIO", "TestSupport"]),
+        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "HTTP", "Transport", "EventIO", "TestSupport",
+                                                     .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(name: "GRPCTests", dependencies: ["GRPC", "HTTP", "HTTP2", "Transport", "TestSupport"]),
         .testTarget(name: "SPIREPluginTests", dependencies: ["SPIREPlugin", "PluginProtos", "TestSupport", "keycoord"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Transport", "EventIO", "TestSupport"]),

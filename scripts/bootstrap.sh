@@ -3,7 +3,7 @@
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
-APT_PACKAGES=(pkg-config libssl-dev libpq-dev libnghttp2-dev libcurl4-openssl-dev libxml2-dev postgresql pgbouncer curl)
+APT_PACKAGES=(pkg-config libssl-dev libpq-dev libnghttp2-dev libcurl4-openssl-dev libxml2-dev postgresql pgbouncer curl nghttp2-client)
 # `make protos` alone needs protoc; the generated Swift code is committed.
 [ "${1:-}" = "--with-proto-tools" ] && APT_PACKAGES+=(protobuf-compiler)
 # The SPIRE plugin's Go host test: go-plugin's real client from Debian's packages (GOPATH mode).
@@ -11,7 +11,7 @@ APT_PACKAGES=(pkg-config libssl-dev libpq-dev libnghttp2-dev libcurl4-openssl-de
     golang-google-grpc-dev golang-google-protobuf-dev protoc-gen-go)
 PIP_PACKAGES=(joserfc cryptography "moto[server]" botocore h11 openapi-spec-validator kubernetes-validate checkov
               pytest requests google-cloud-kms google-auth google-crc32c azure-keyvault-keys azure-identity
-              grpcio grpcio-tools hpack)
+              grpcio grpcio-tools hpack h2)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -33,7 +33,7 @@ modules = {"joserfc": "joserfc", "cryptography": "cryptography", "moto[server]":
            "pytest": "pytest", "requests": "requests", "google-cloud-kms": "google.cloud.kms_v1",
            "google-auth": "google.auth", "google-crc32c": "google_crc32c",
            "azure-keyvault-keys": "azure.keyvault.keys", "azure-identity": "azure.identity",
-           "grpcio": "grpc", "grpcio-tools": "grpc_tools", "hpack": "hpack"}
+           "grpcio": "grpc", "grpcio-tools": "grpc_tools", "hpack": "hpack", "h2": "h2"}
 missing = []
 for name in sys.argv[1:]:
     try:

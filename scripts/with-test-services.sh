@@ -25,6 +25,12 @@ cleanup() {
     stop_children  # moto, and the command if a signal cut it short
     # PostgreSQL detaches from this shell (pg_ctl daemonizes it): stopped by its data dir.
     [ -f "$RUN_DIR/pg/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$RUN_DIR/pg" -m immediate stop >/dev/null 2>&1
+    # PgBouncers the pooler tests start (-d) under the run dir: a test cut short by a
+    # timeout or a crash never reaches its own stop, so they are killed by their pid files
+    # (SIGKILL: PgBouncer 1.18 takes SIGTERM as a wait for every client to leave).
+    for pidfile in "$RUN_DIR"/pgbouncer-*/pgbouncer.pid; do
+        [ -f "$pidfile" ] && kill -KILL "$(cat "$pidfile")" 2>/dev/null
+    done
     rm -rf "$RUN_DIR"
 }
 trap cleanup EXIT

@@ -64,14 +64,42 @@ public final class PrivateKey: @unchecked Sendable {
 
     /// Signs a precomputed digest: DER ECDSA for EC keys, PKCS #1 v1.5 for RSA keys.
     public func sign(digest: [UInt8], hash: HashAlgorithm) throws -> [UInt8] {
+        try sign(digest: digest, scheme: .pkcs1(hash))
+    }
+
+    /// Signs a precomputed digest: DER ECDSA for EC keys; for RSA keys PKCS #1 v1.5, or
+    /// RSA-PSS with MGF1 over the same hash when `scheme` asks for it.
+    public func sign(digest: [UInt8], scheme: SignatureScheme) throws -> [UInt8] {
+        let hash = scheme.hash
         guard digest.count == hash.size else { throw CryptoError("digest length \(digest.count) does not match the hash") }
         guard let ctx = EVP_PKEY_CTX_new_from_pkey(nil, pkey, nil) else { throw CryptoError.openSSL("EVP_PKEY_CTX_new") }
         defer { EVP_PKEY_CTX_free(ctx) }
         guard EVP_PKEY_sign_init(ctx) == 1, EVP_PKEY_CTX_set_signature_md(ctx, hash.evp) == 1 else {
             throw CryptoError.openSSL("EVP_PKEY_sign_init")
         }
-        if case .rsa = algorithm, EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1 {
-            throw CryptoError.openSSL("RSA padding")
+        if case .rsa(let bits) = algorithm {
+            if let salt = scheme.pss {
+                let length: Int32
+                switch salt {
+                case .maximum: length = RSA_PSS_SALTLEN_MAX
+                case .digestLength: length = RSA_PSS_SALTLEN_DIGEST
+                case .bytes(let count):
+                    // EMSA-PSS (RFC 8017 §9.1.1): the encoded message holds hash, salt and two bytes.
+                    guard count <= (bits + 7) / 8 - hash.size - 2 else {
+                        throw CryptoError("a PSS salt of \(count) bytes does not fit an RSA-\(bits) key with \(hash)")
+                    }
+                    length = Int32(count)
+                }
+                guard EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1,
+                      EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, hash.evp) == 1,
+                      EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, length) == 1 else {
+                    throw CryptoError.openSSL("RSA-PSS parameters")
+                }
+            } else if EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1 {
+                throw CryptoError.openSSL("RSA padding")
+            }
+        } else if scheme.pss != nil {
+            throw CryptoError("RSA-PSS needs an RSA key, not \(algorithm)")
         }
         var length = 0
         guard EVP_PKEY_sign(ctx, nil, &length, digest, digest.count) == 1 else { throw CryptoError.openSSL("EVP_PKEY_sign") }

@@ -20,6 +20,11 @@ public final class GRPCServer: HTTP2StreamHandler {
     }
 
     public func open(_ stream: HTTP2Stream) -> any HTTP2StreamReceiver {
+        guard !stream.headerListTooLarge else {
+            let call = GRPCCall(stream: stream, maxMessageBytes: maxReceiveMessageBytes)
+            call.end(GRPCStatus(.resourceExhausted, "the request's header list exceeds the server's limit"))
+            return call
+        }
         guard stream.method == "POST", let type = stream.field("content-type"),
               type == "application/grpc" || type.hasPrefix("application/grpc+") || type.hasPrefix("application/grpc;") else {
             stream.sendHeaders(status: 415, fields: [(name: "content-type", value: "text/plain")], endStream: true)

@@ -21,6 +21,8 @@ final class HTTP2Connection: LoopConnection, @unchecked Sendable {
     private let transport: any ConnectionTransport
     private let handler: any HTTP2StreamHandler
     private let limits: HTTP2Limits
+    let remoteAddress: String
+    var tlsPeer: TLSPeer? { transport.tlsPeer }
     private var session: OpaquePointer?
     private var streams: [Int32: StreamState] = [:]
     /// Bytes nghttp2 produced that the socket has not taken yet.
@@ -43,6 +45,11 @@ final class HTTP2Connection: LoopConnection, @unchecked Sendable {
     final class StreamState {
         var fields: [(name: String, value: String)] = []
         var headerBytes = 0
+        /// The header list outgrew `maxHeaderListBytes`; fields past it were dropped.
+        var headerListTooLarge = false
+        let openedAt = EventLoop.now()
+        /// The client ended its side (END_STREAM): the request timeout no longer applies.
+        var requestComplete = false
         var receiver: (any HTTP2StreamReceiver)?
         /// Response body bytes queued, from `pendingOffset` on.
         var pending: [UInt8] = []
@@ -57,8 +64,9 @@ final class HTTP2Connection: LoopConnection, @unchecked Sendable {
     }
 
     init(loop: EventLoop, transport: any ConnectionTransport, listener: ListenerSocket,
-         handler: any HTTP2StreamHandler, limits: HTTP2Limits, acceptedAt: UInt64) {
+         handler: any HTTP2StreamHandler, limits: HTTP2Limits, remoteAddress: String, acceptedAt: UInt64) {
         self.loop = loop
+        self.remoteAddress = remoteAddress
         self.transport = transport
         self.fileDescriptor = transport.fileDescriptor
         self.listener = listener
@@ -66,15 +74,24 @@ final class HTTP2Connection: LoopConnection, @unchecked Sendable {
         self.limits = limits
         self.acceptedAt = acceptedAt
         self.lastActivity = acceptedAt
-        session = Self.makeSession(self)
+        session = Self.makeSession(self, limits: limits)
         if let session {
+            let frameBytes = min(max(limits.maxFrameBytes, HTTP2Limits.frameBytesRange.lowerBound),
+                                 HTTP2Limits.frameBytesRange.upperBound)
+            let streamWindow = min(max(limits.streamWindowBytes, 1), HTTP2Limits.windowBytesRange.upperBound)
             var settings = [
                 nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
                                        value: UInt32(clamping: limits.maxConcurrentStreams)),
                 nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
                                        value: UInt32(clamping: limits.maxHeaderListBytes)),
+                nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue),
+                                       value: UInt32(frameBytes)),
+                nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
+                                       value: UInt32(streamWindow)),
             ]
             nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
+            let connectionWindow = min(max(limits.connectionWindowBytes, 65_535), HTTP2Limits.windowBytesRange.upperBound)
+            nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(connectionWindow))
         }
         updateDeadline()
     }
@@ -100,7 +117,6 @@ final class HTTP2Connection: LoopConnection, @unchecked Sendable {
         for _ in 0..<16 {
             switch transport.read(into: loop.readBuffer) {
             case .bytes(let count):
-                lastActivity = EventLoop.now()
                 receiving = true
                 let used = nghttp2_session_mem_recv(session, loop.readBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self), count)
                 receiving = false
@@ -202,6 +218,15 @@ final class HTTP2Connection: LoopConnection, @unchecked Sendable {
         }
     }
 
+    /// A whole response at once: header block, body (none for an empty one) and the end.
+    func respond(stream id: Int32, status: Int, fields: [(name: String, value: String)], body: [UInt8]) {
+        guard let state = streams[id], !state.responseStarted, !state.done else { return }
+        if body.isEmpty { return sendHeaders(stream: id, status: status, fields: fields, endStream: true) }
+        state.pending = body
+        state.finished = true
+        sendHeaders(stream: id, status: status, fields: fields, endStream: false)
+    }
+
     /// Body bytes and the end may be handed over before the header block is submitted (the
     /// stream's callers race from several threads); the data provider sends them in order.
     func sendData(stream id: Int32, _ bytes: [UInt8]) {
@@ -266,24 +291,32 @@ final class HTTP2Connection: LoopConnection, @unchecked Sendable {
 
     fileprivate func beginHeaders(stream id: Int32) {
         streams[id] = StreamState()
+        lastActivity = EventLoop.now()
     }
 
-    /// False when the header list outgrows `maxHeaderListBytes` (the stream is then reset).
-    fileprivate func header(stream id: Int32, name: String, value: String) -> Bool {
-        guard let state = streams[id] else { return true }
+    /// Keeps a field unless the header list has outgrown `maxHeaderListBytes`; the handler
+    /// then answers the stream (`HTTP2Stream.headerListTooLarge`).
+    fileprivate func header(stream id: Int32, name: String, value: String) {
+        guard let state = streams[id], !state.headerListTooLarge else { return }
         state.headerBytes += name.utf8.count + value.utf8.count + 32
-        guard state.headerBytes <= limits.maxHeaderListBytes else { return false }
+        guard state.headerBytes <= limits.maxHeaderListBytes else {
+            state.headerListTooLarge = true
+            return
+        }
         state.fields.append((name, value))
-        return true
     }
 
     fileprivate func requestHeadersComplete(stream id: Int32, endStream: Bool) {
         guard let state = streams[id] else { return }
         if state.receiver == nil {
-            let stream = HTTP2Stream(id: id, fields: state.fields, connection: self)
+            let stream = HTTP2Stream(id: id, fields: state.fields, headerListTooLarge: state.headerListTooLarge,
+                                     connection: self)
             state.receiver = handler.open(stream)
         }
-        if endStream { state.receiver?.receivedEnd() }
+        if endStream {
+            state.requestComplete = true
+            state.receiver?.receivedEnd()
+        }
     }
 
     fileprivate func dataChunk(stream id: Int32, _ bytes: UnsafeRawBufferPointer) {
@@ -291,11 +324,14 @@ final class HTTP2Connection: LoopConnection, @unchecked Sendable {
     }
 
     fileprivate func requestEnded(stream id: Int32) {
-        streams[id]?.receiver?.receivedEnd()
+        guard let state = streams[id] else { return }
+        state.requestComplete = true
+        state.receiver?.receivedEnd()
     }
 
     fileprivate func streamClosed(stream id: Int32) {
         guard let state = streams.removeValue(forKey: id) else { return }
+        lastActivity = EventLoop.now()
         if !state.done { state.receiver?.cancelled() }
     }
 
@@ -323,7 +359,27 @@ final class HTTP2Connection: LoopConnection, @unchecked Sendable {
         afterEvent()
     }
 
+    /// The deadline `updateDeadline` chose has passed: a stalled write or an unfinished
+    /// handshake closes; requests that took too long are reset; an idle connection is told
+    /// GOAWAY(NO_ERROR) before it closes, so the client knows no stream was lost.
     func deadlineReached() {
+        guard !isClosed else { return }
+        if (outputOffset < output.count && writeBlockedSince != 0) || transport.handshakePending { return close() }
+        if !streams.isEmpty {
+            let now = EventLoop.now()
+            for (id, state) in streams where !state.requestComplete && state.openedAt + limits.requestTimeout.nanoseconds <= now {
+                state.requestComplete = true
+                state.receiver?.cancelled()
+                reset(stream: id, errorCode: UInt32(NGHTTP2_CANCEL.rawValue))
+            }
+            return afterEvent()
+        }
+        if let session {
+            nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
+                                  nghttp2_session_get_last_proc_stream_id(session), UInt32(NGHTTP2_NO_ERROR.rawValue), nil, 0)
+            failed = true
+            afterEvent()
+        }
         close()
     }
 
@@ -336,7 +392,11 @@ final class HTTP2Connection: LoopConnection, @unchecked Sendable {
         } else if streams.isEmpty {
             deadline = lastActivity + limits.idleTimeout.nanoseconds
         } else {
-            deadline = UInt64.max
+            var earliest = UInt64.max
+            for state in streams.values where !state.requestComplete {
+                earliest = min(earliest, state.openedAt + limits.requestTimeout.nanoseconds)
+            }
+            deadline = earliest
         }
     }
 
@@ -364,7 +424,7 @@ final class HTTP2Connection: LoopConnection, @unchecked Sendable {
         }
     }
 
-    private static func makeSession(_ connection: HTTP2Connection) -> OpaquePointer? {
+    private static func makeSession(_ connection: HTTP2Connection, limits: HTTP2Limits) -> OpaquePointer? {
         var callbacks: OpaquePointer?
         guard nghttp2_session_callbacks_new(&callbacks) == 0, let callbacks else { return nil }
         defer { nghttp2_session_callbacks_del(callbacks) }
@@ -373,9 +433,18 @@ final class HTTP2Connection: LoopConnection, @unchecked Sendable {
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameReceived)
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunk)
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
+        var options: OpaquePointer?
+        guard nghttp2_option_new(&options) == 0, let options else { return nil }
+        defer { nghttp2_option_del(options) }
+        nghttp2_option_set_stream_reset_rate_limit(options, UInt64(max(limits.maxResetBurst, 1)),
+                                                   UInt64(max(limits.resetsPerSecond, 0)))
+        nghttp2_option_set_max_continuations(options, max(limits.maxContinuationFrames, 0))
+        // Closed streams are not kept for the RFC 7540 priority tree (deprecated by RFC 9113):
+        // a reset flood then leaves nothing behind.
+        nghttp2_option_set_no_closed_streams(options, 1)
         var session: OpaquePointer?
         let context = Unmanaged.passUnretained(connection).toOpaque()
-        guard nghttp2_session_server_new(&session, callbacks, context) == 0 else { return nil }
+        guard nghttp2_session_server_new2(&session, callbacks, context, options) == 0 else { return nil }
         return session
     }
 }
@@ -398,9 +467,7 @@ private let onHeader: nghttp2_on_header_callback = { _, frame, name, nameLength,
     guard let frame, isRequestHeaders(frame), let name, let value else { return 0 }
     let nameText = String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self)
     let valueText = String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)
-    guard connection(userData)?.header(stream: frame.pointee.hd.stream_id, name: nameText, value: valueText) ?? true else {
-        return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
-    }
+    connection(userData)?.header(stream: frame.pointee.hd.stream_id, name: nameText, value: valueText)
     return 0
 }
 

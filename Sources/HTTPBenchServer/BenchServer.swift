@@ -1,13 +1,16 @@
 import Dispatch
 import Foundation
 import HTTP
+import HTTP2
 import HTTPTypes
 import Transport
 
-/// The benchmark's server: keycoord's HTTP server answering GET /keys with a fixed JWKS
-/// (two EC P-256 keys, 554 bytes) as a pre-rendered response, the shape of the real JWKS
-/// endpoint. Usage: HTTPBenchServer [ADDRESS] (default 127.0.0.1:8080). Prints the bound
-/// address on stdout; SIGINT/SIGTERM shut it down gracefully.
+/// The benchmark's floor: keycoord's HTTP server with nothing above it, answering GET /keys
+/// with a pre-rendered body — BODY_FILE's bytes (bench/http/run.sh passes the JWKS that
+/// `keycoord serve` answered, so both serve the same bytes), else a fixed JWKS of two EC
+/// P-256 keys (554 bytes). HTTP/1.1 and h2c (prior knowledge) on one port, as the public
+/// listener. Usage: HTTPBenchServer [ADDRESS [BODY_FILE]] (default 127.0.0.1:8080). Prints
+/// the bound address on stdout; SIGINT/SIGTERM shut it down gracefully.
 @main
 struct BenchServer {
     static let jwks = """
@@ -38,10 +41,18 @@ struct BenchServer {
     static func main() async {
         let arguments = CommandLine.arguments.dropFirst()
         let addressText = arguments.first ?? "127.0.0.1:8080"
+        var body = Array(jwks.utf8)
+        if arguments.count > 1 {
+            guard let data = FileManager.default.contents(atPath: arguments[arguments.startIndex + 1]) else {
+                FileHandle.standardError.write(Data("HTTPBenchServer: cannot read \(arguments[arguments.startIndex + 1])\n".utf8))
+                exit(1)
+            }
+            body = Array(data)
+        }
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         fields[.cacheControl] = "public, max-age=300"
-        let keys = PrerenderedResponse(status: .ok, headerFields: fields, body: Array(jwks.utf8))
+        let keys = PrerenderedResponse(status: .ok, headerFields: fields, body: body)
         let router = Router()
         router.add(.get, "/keys", .sync { _ in .prerendered(keys) })
 
@@ -51,7 +62,7 @@ struct BenchServer {
         let server = HTTPServer(limits: limits)
         do {
             let address = try ListenAddress(parsing: addressText)
-            let bound = try server.listen(address, name: "public", router: router)
+            let bound = try server.listen(address, name: "public", router: router, http2: HTTP2Limits())
             server.start()
             FileHandle.standardOutput.write(Data("listening on \(bound)\n".utf8))
         } catch {

@@ -1,3 +1,6 @@
+import Backends
+import Foundation
+
 /// The plugin's settings, from SPIRE's core configuration and the `plugin_data` block. The
 /// field names are the contract with operators' server.conf (docs/spire.md).
 struct PluginConfig: Equatable, Sendable {
@@ -21,6 +24,13 @@ struct PluginConfig: Equatable, Sendable {
     var serverID: String
     /// The per-server key file; nil keeps local keys in memory only.
     var keysPath: String?
+    /// How to reach the backends shared keys live in, under the sidecar's own setting
+    /// names; credentials come from the environment as the sidecar finds them.
+    var backend = BackendSettings(kind: .disk)
+    /// SPIRE's JWT key lifetime (`ca_ttl`, or `jwt_key_ttl` where SPIRE has it), seconds,
+    /// when the operator states it: GenerateKey then warns when a handed key leaves
+    /// keycoord's schedule before this server would stop signing with it.
+    var spireJWTKeyTTL: TimeInterval?
 
     /// A setting that cannot be used; `field` is its plugin_data name.
     struct Invalid: Error, Equatable, CustomStringConvertible {
@@ -29,8 +39,17 @@ struct PluginConfig: Equatable, Sendable {
         var description: String { "\(field): \(reason)" }
     }
 
-    static let fields: Set<String> = ["control_url", "token_file", "client_cert_file", "client_key_file", "ca_file",
-                                      "server_id", "keys_path"]
+    /// Backend settings: plugin_data name → the `BackendSettings` field it sets.
+    static let backendFields: [String: WritableKeyPath<BackendSettings, String> & Sendable] = [
+        "keys_dir": \.keysDir, "aws_region": \.awsRegion, "aws_endpoint": \.awsEndpoint, "aws_profile": \.awsProfile,
+        "gcp_project": \.gcpProject, "gcp_location": \.gcpLocation, "gcp_key_ring": \.gcpKeyRing,
+        "gcp_endpoint": \.gcpEndpoint, "gcp_credentials_file": \.gcpCredentialsFile, "azure_vault_url": \.azureVaultURL,
+        "azure_endpoint": \.azureEndpoint, "azure_authority_host": \.azureAuthorityHost,
+        "azure_managed_identity_endpoint": \.azureManagedIdentityEndpoint, "azure_ca_file": \.azureCAFile,
+    ]
+
+    static let fields: Set<String> = Set(["control_url", "token_file", "client_cert_file", "client_key_file", "ca_file",
+                                          "server_id", "keys_path", "jwt_key_ttl"]).union(backendFields.keys)
 
     static func parse(trustDomain: String, hcl: String) throws(Invalid) -> PluginConfig {
         guard !trustDomain.isEmpty else { throw Invalid(field: "trust_domain", reason: "SPIRE sent no trust domain") }
@@ -81,8 +100,25 @@ struct PluginConfig: Equatable, Sendable {
         if caFile != nil, case .http(_, _, false) = controlURL {
             throw Invalid(field: "ca_file", reason: "only an https control_url uses a CA file")
         }
-        return PluginConfig(trustDomain: trustDomain, controlURL: controlURL, credentials: credentials, caFile: caFile,
-                            serverID: serverID, keysPath: try string("keys_path"))
+        var config = PluginConfig(trustDomain: trustDomain, controlURL: controlURL, credentials: credentials, caFile: caFile,
+                                  serverID: serverID, keysPath: try string("keys_path"))
+        for (name, field) in backendFields {
+            if let value = try string(name) { config.backend[keyPath: field] = value }
+        }
+        if let text = try string("jwt_key_ttl") {
+            guard let seconds = parseDuration(text), seconds > 0 else {
+                throw Invalid(field: "jwt_key_ttl", reason: "a duration like \"24h\", \"90m\" or \"3600s\" (SPIRE's ca_ttl)")
+            }
+            config.spireJWTKeyTTL = seconds
+        }
+        return config
+    }
+
+    /// `NUMBER` followed by s, m, h or d.
+    private static func parseDuration(_ text: String) -> TimeInterval? {
+        let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        guard let unit = text.last.flatMap({ units[$0] }), let value = Double(text.dropLast()), value.isFinite else { return nil }
+        return value * unit
     }
 
     private static func parseURL(_ text: String) throws(Invalid) -> ControlURL {

@@ -6,9 +6,12 @@ import Synchronization
 /// What SPIRE configured: the settings and the local key store they name. Init, Config and
 /// KeyManager share it; Configure replaces it whole.
 final class PluginState: Sendable {
-    private struct Configured {
+    /// What KeyManager works with once configured.
+    struct Configured: Sendable {
         var config: PluginConfig
         var store: LocalKeyStore
+        var control: ControlAPIClient
+        var signer: SharedKeySigner
     }
     private let configured = Mutex<Configured?>(nil)
     private let logger: Logger
@@ -17,11 +20,11 @@ final class PluginState: Sendable {
         self.logger = logger
     }
 
-    func store() throws -> LocalKeyStore {
-        guard let store = configured.withLock({ $0?.store }) else {
+    func current() throws -> Configured {
+        guard let current = configured.withLock({ $0 }) else {
             throw GRPCStatus(.failedPrecondition, "the plugin is not configured yet")
         }
-        return store
+        return current
     }
 
     static let configService = "spire.service.common.config.v1.Config"
@@ -68,10 +71,18 @@ final class PluginState: Sendable {
         } catch {
             throw GRPCStatus(.invalidArgument, "keys_path: \(error)")
         }
+        let control: ControlAPIClient
+        do {
+            control = try ControlAPIClient(config: config)
+        } catch {
+            throw GRPCStatus(.invalidArgument, "\(config.caFile != nil ? "ca_file" : "client_cert_file"): \(error)")
+        }
         if config.keysPath == nil {
             logger.warning("keys_path is not set: X.509 CA and WIT keys live in memory and do not survive a restart")
         }
-        configured.withLock { $0 = Configured(config: config, store: store) }
+        configured.withLock {
+            $0 = Configured(config: config, store: store, control: control, signer: SharedKeySigner(settings: config.backend))
+        }
         logger.info("configured", metadata: ["trust_domain": "\(config.trustDomain)", "server_id": "\(config.serverID)"])
     }
 }

@@ -23,7 +23,7 @@ public enum SPIREPluginProcess {
         defer { handshake.cleanUp() }
         let shutdown = ShutdownLatch()
         let state = PluginState(logger: logger)
-        let keyManager = KeyManagerService(store: { try state.store() })
+        let keyManager = KeyManagerService(state: { try state.current() }, logger: logger)
         var methods = GoPluginServices.methods(shutdown: shutdown)
         methods.merge(state.methods) { $1 }
         methods.merge(keyManager.methods) { $1 }

@@ -28,7 +28,17 @@ public protocol ConnectionTransport: AnyObject {
     var handshakePending: Bool { get }
     /// The verified client certificate of a mutual-TLS connection.
     var tlsPeer: TLSPeer? { get }
+    /// The protocol the client and server agreed on in the TLS handshake (ALPN, e.g. "h2"),
+    /// nil for a plain socket, before the handshake, or when the client offered none.
+    var applicationProtocol: String? { get }
+    /// True for TLS: a protocol chooser then goes by ALPN alone, never by sniffing bytes.
+    var isSecure: Bool { get }
     func read(into buffer: UnsafeMutableRawBufferPointer) -> TransportResult
+    /// Reads without consuming (MSG_PEEK; for TLS, after the handshake, `SSL_peek`): a
+    /// protocol chooser looks at a connection's first bytes and leaves them for the protocol.
+    /// TLS may then hold the peeked record inside OpenSSL, where epoll does not see it, so
+    /// whoever peeks must read next without waiting for readiness.
+    func peek(into buffer: UnsafeMutableRawBufferPointer) -> TransportResult
     /// Writes as much of the vectors as the socket takes now (one system call).
     func write(_ vectors: UnsafeMutableBufferPointer<iovec>) -> TransportResult
     /// Ends our sending side (FIN) while still reading, so a final response is not lost to a reset.

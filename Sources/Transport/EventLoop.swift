@@ -336,6 +336,15 @@ public final class EventLoop: @unchecked Sendable {
         epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &event)
     }
 
+    /// Hands a socket from one protocol's connection to another (the protocol chooser to
+    /// HTTP/1.1 or HTTP/2): the registration, the connection count and the observer's
+    /// view of the socket stay as they are.
+    public func replace(_ old: any LoopConnection, with new: any LoopConnection) {
+        let fd = Int(old.fileDescriptor)
+        guard fd < connections.count, connections[fd] === old else { return }
+        connections[fd] = new
+    }
+
     /// Forgets a connection that closed itself.
     public func remove(_ connection: any LoopConnection) {
         let fd = Int(connection.fileDescriptor)

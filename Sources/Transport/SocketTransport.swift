@@ -17,10 +17,20 @@ final class SocketTransport: ConnectionTransport {
     var minimumReadSize: Int { 4096 }
     var handshakePending: Bool { false }
     var tlsPeer: TLSPeer? { nil }
+    var applicationProtocol: String? { nil }
+    var isSecure: Bool { false }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> TransportResult {
+        receive(into: buffer, flags: 0)
+    }
+
+    func peek(into buffer: UnsafeMutableRawBufferPointer) -> TransportResult {
+        receive(into: buffer, flags: Int32(MSG_PEEK))
+    }
+
+    private func receive(into buffer: UnsafeMutableRawBufferPointer, flags: Int32) -> TransportResult {
         while true {
-            let count = recv(fileDescriptor, buffer.baseAddress, buffer.count, 0)
+            let count = recv(fileDescriptor, buffer.baseAddress, buffer.count, flags)
             if count > 0 { return .bytes(count) }
             if count == 0 { return .closed }
             switch errno {

@@ -144,7 +144,7 @@ import Testing
         await #expect(throws: CoordinationError.self) { try await backend.sign(ref: "", keyType: .ecP256, digest: [1]) }
 
         // A digest of the wrong length is refused before any call.
-        await #expect(throws: CoordinationError.invalid("a ES256 digest is 32 bytes, not 3")) {
+        await #expect(throws: CoordinationError.invalid("a sha256 digest has 32 bytes, got 3")) {
             try await backend.sign(ref: missing, keyType: .ecP256, digest: [1, 2, 3])
         }
 

@@ -41,6 +41,21 @@ import TestSupport
         try await BackendConformance { try backend(kms) }.run(check)
     }
 
+    /// A Cloud KMS key version signs with the one algorithm it was created for
+    /// (RSA_SIGN_PKCS1_*_SHA256, EC_SIGN_P256_SHA256…): PSS or another hash is refused
+    /// before any call, naming what the key can sign.
+    @Test func schemesTheKeysAlgorithmCannotSignAreRefused() async throws {
+        let backend = try backend(InMemoryGCPKMS())
+        let ref = "projects/memory-project/locations/europe-west1/keyRings/ring/cryptoKeys/k/cryptoKeyVersions/1"
+        for (keyType, scheme) in [(KeyType.rsa2048, SignatureScheme(hash: .sha256, pss: .digestLength)),
+                                  (.rsa2048, SignatureScheme(hash: .sha512))] {
+            await #expect { _ = try await backend.sign(ref: ref, keyType: keyType, digest: Digest.hash(scheme.hash, [1]), scheme: scheme) } throws: { error in
+                guard case CoordinationError.invalid(let message) = error else { return false }
+                return message.contains("signs only RS256")
+            }
+        }
+    }
+
     @Test func crc32cIsCastagnoli() {
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
         #expect(CRC32C.checksum([UInt8]()) == 0)

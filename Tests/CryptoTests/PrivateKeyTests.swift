@@ -63,6 +63,33 @@ import TestSupport
         #expect(privateKey.publicKey == publicKey)
     }
 
+    /// RSA-PSS with MGF1 over the same hash, each salt length Go's conventions name, checked
+    /// by `cryptography` with the exact salt length; PSS is refused for EC keys and for a
+    /// salt that does not fit the key.
+    @Test func signsRSAPSS() throws {
+        let key = try PrivateKey.generate(.rsa(bits: 2048))
+        let message = Array("keycoord pss".utf8)
+        let digest = Digest.hash(.sha384, message)
+        // RFC 8017 §9.1.1: the largest salt is the key's bytes less the hash and two.
+        let cases: [(SignatureScheme.SaltLength, Any)] = [(.digestLength, "digest"), (.bytes(20), 20), (.maximum, 256 - 48 - 2)]
+        for (salt, expected) in cases {
+            let signature = try key.sign(digest: digest, scheme: SignatureScheme(hash: .sha384, pss: salt))
+            let verified = try CoreVectors.run(["op": "verify", "key": PEM.base64(key.publicKey.der), "hash": "sha384",
+                                                "message": PEM.base64(message), "signature": PEM.base64(signature),
+                                                "pss_salt": expected])
+            #expect(verified["valid"] as? Bool == true, "salt \(salt)")
+        }
+        #expect(throws: CryptoError.self) { try key.sign(digest: digest, scheme: SignatureScheme(hash: .sha384, pss: .bytes(300))) }
+        let ecKey = try PrivateKey.generate(.ecP256)
+        #expect(throws: CryptoError.self) {
+            try ecKey.sign(digest: Digest.sha256(message), scheme: SignatureScheme(hash: .sha256, pss: .digestLength))
+        }
+        #expect(SignatureScheme.SaltLength(goValue: 0) == .maximum)
+        #expect(SignatureScheme.SaltLength(goValue: -1) == .digestLength)
+        #expect(SignatureScheme.SaltLength(goValue: 32) == .bytes(32))
+        #expect(SignatureScheme.SaltLength(goValue: -2) == nil)
+    }
+
     @Test func refusesBadInput() throws {
         #expect(throws: CryptoError.self) { try PrivateKey(pem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n") }
         #expect(throws: CryptoError.self) { try PrivateKey.generate(.rsa(bits: 1024)) }

@@ -37,6 +37,23 @@ struct HTTPServerTests {
         }
     }
 
+    /// Handlers of every kind (inline, pooled task, task on the connection's loop) answer
+    /// pipelined requests in request order, whichever finishes first.
+    @Test func pipelinedRequestsOfEveryHandlerKindAnswerInOrder() async throws {
+        try await TestServer.run { _, address in
+            try await blocking {
+                let client = try RawHTTPClient(address)
+                // The first on-loop request waits longest, so later ones finish before it.
+                try client.send(Self.get("/on-loop?ms=80&i=a") + Self.get("/slow?ms=10&i=b")
+                                + Self.get("/on-loop?ms=1&i=c") + Self.get("/hello"))
+                #expect(try client.readResponse().bodyText == "readable=true same-thread=true data=a")
+                #expect(try client.readResponse().bodyText == "slow b")
+                #expect(try client.readResponse().bodyText == "readable=true same-thread=true data=c")
+                #expect(try client.readResponse().bodyText == "hello")
+            }
+        }
+    }
+
     @Test func headIsServedByGetWithoutBody() async throws {
         try await TestServer.run { _, address in
             try await blocking {

@@ -26,6 +26,31 @@ struct PluginConfigTests {
         #expect(unix.keysPath == nil)
     }
 
+    /// Backend settings under the sidecar's names, and SPIRE's JWT key lifetime.
+    @Test func readsBackendSettingsAndJWTKeyTTL() throws {
+        let config = try PluginConfig.parse(trustDomain: "example.org", hcl: """
+            control_url = "unix:///run/k.sock"
+            token_file = "/t"
+            server_id = "a"
+            keys_dir = "/mnt/keycoord-keys"
+            aws_region = "eu-west-1"
+            aws_endpoint = "https://kms.internal"
+            gcp_project = "p"
+            azure_vault_url = "https://v.vault.azure.net"
+            jwt_key_ttl = "24h"
+            """)
+        #expect(config.backend.keysDir == "/mnt/keycoord-keys")
+        #expect(config.backend.awsRegion == "eu-west-1")
+        #expect(config.backend.awsEndpoint == "https://kms.internal")
+        #expect(config.backend.gcpProject == "p")
+        #expect(config.backend.azureVaultURL == "https://v.vault.azure.net")
+        #expect(config.spireJWTKeyTTL == 86400)
+        #expect(throws: PluginConfig.Invalid(field: "jwt_key_ttl", reason: "a duration like \"24h\", \"90m\" or \"3600s\" (SPIRE's ca_ttl)")) {
+            try PluginConfig.parse(trustDomain: "example.org",
+                                   hcl: "control_url = \"unix:///k\"\ntoken_file = \"/t\"\nserver_id = \"a\"\njwt_key_ttl = \"soon\"")
+        }
+    }
+
     @Test(arguments: [
         ("token_file = \"/t\"\nserver_id = \"a\"", "control_url"),
         ("control_url = \"ftp://h:1\"\ntoken_file = \"/t\"\nserver_id = \"a\"", "control_url"),

@@ -21,15 +21,71 @@ struct SPIREPluginProcessTests {
         #expect(outcome.text.hasPrefix("ok 24"), "\(outcome.text)")
     }
 
+    /// Shared JWT keys against a real `keycoord serve` (file store, disk backend), grpcio as
+    /// SPIRE: slots, SignData verified with `cryptography` and joserfc, restart, taint,
+    /// bad token, sidecar down (Tests/python/spire_plugin_sidecar.py).
+    @Test func sharedJWTKeysThroughTheSidecar() async throws {
+        let directory = try TemporaryDirectory()
+        let keycoord = Self.binaries.appendingPathComponent("keycoord").path
+        let link = directory.path + "/keycoord-spire-plugin"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: keycoord)
+        let outcome = try await PythonCheck.outcome("spire_plugin_sidecar.py",
+                                                    arguments: [keycoord, link, Self.protoDirectory, directory.path])
+        #expect(outcome.status == 0, "\(String(decoding: outcome.stderr, as: UTF8.self))")
+        #expect(outcome.text.hasPrefix("ok 2"), "\(outcome.text)")
+    }
+
+    /// Shared keys in AWS KMS (the test moto): the plugin signs through KMS Sign, ECDSA,
+    /// PKCS #1 v1.5 and PSS verified with `cryptography` (Tests/python/spire_plugin_aws.py).
+    @Test func sharedJWTKeysInAWSKMS() async throws {
+        let moto = try #require(ProcessInfo.processInfo.environment["KEYCOORD_TEST_MOTO_URL"],
+                                "KEYCOORD_TEST_MOTO_URL is not set: run under ./scripts/with-test-services.sh")
+        let directory = try TemporaryDirectory()
+        let keycoord = Self.binaries.appendingPathComponent("keycoord").path
+        let link = directory.path + "/keycoord-spire-plugin"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: keycoord)
+        let outcome = try await PythonCheck.outcome("spire_plugin_aws.py",
+                                                    arguments: [keycoord, link, Self.protoDirectory, directory.path, moto])
+        #expect(outcome.status == 0, "\(String(decoding: outcome.stderr, as: UTF8.self))")
+        #expect(outcome.text.hasPrefix("ok 5"), "\(outcome.text)")
+    }
+
+    /// The fleet simulation's short run (bench/fleet/plugin_fleet.py): SPIRE-like servers
+    /// with clock offsets, each its own plugin, sign JWT-SVIDs through SignData across
+    /// plugin restarts, a lost SPIRE journal and a taint; a caching relying party verifies
+    /// every token; at most 3 keys in the JWKS, X.509 CA keys distinct per server, the
+    /// tainted key never handed out.
+    @Test func fleetOfSPIREServersKeepsTheRotationPromise() async throws {
+        let root = URL(fileURLWithPath: Self.protoDirectory).deletingLastPathComponent()
+        let result = try await Self.run("/usr/bin/env", ["python3", root.appendingPathComponent("bench/fleet/plugin_fleet.py").path,
+                                                         "--binary", Self.binaries.appendingPathComponent("keycoord").path,
+                                                         "--servers", "4", "--restarts", "2", "--duration", "20",
+                                                         "--taint-at", "0.5"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("\"failed_verifications\": 0"), "\(result.output)")
+    }
+
     /// go-plugin's real client (Debian's 1.0.1, as SPIRE's catalog uses it) loads the plugin,
-    /// pings it, configures it and verifies a SignData signature with ecdsa.VerifyASN1.
+    /// pings it, configures it against a running sidecar and verifies SignData signatures
+    /// with Go's crypto: ecdsa.VerifyASN1 for a local and a shared key, rsa.VerifyPKCS1v15,
+    /// rsa.VerifyPSS with Go's salt-length conventions.
     @Test func goPluginHostLoadsThePlugin() async throws {
         let directory = try TemporaryDirectory()
+        let keycoord = Self.binaries.appendingPathComponent("keycoord").path
         let link = directory.path + "/keycoord-spire-plugin"
-        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: Self.binaries.appendingPathComponent("keycoord").path)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: keycoord)
+        let sidecar = try await SidecarProcess.start(binary: keycoord, directory: directory.path)
         let script = URL(fileURLWithPath: Self.protoDirectory).deletingLastPathComponent()
             .appendingPathComponent("Tests/go/run-spirehost.sh").path
-        let result = try await Self.run(script, [link, directory.path + "/keys.json"])
+        let result: (status: Int32, output: String)
+        do {
+            result = try await Self.run(script, [link, directory.path + "/keys.json", sidecar.controlURL, sidecar.tokenFile,
+                                                 sidecar.keysDir])
+        } catch {
+            await sidecar.stop()
+            throw error
+        }
+        await sidecar.stop()
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.hasSuffix("ok\n"), "\(result.output)")
         // go-plugin's host read our stderr as hclog JSON: the lines arrive at their level.

@@ -178,6 +178,38 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(head.header("ETag"), etag)
     }
 
+    /// The public listener over HTTP/2 with prior knowledge (curl, libcurl on nghttp2): the
+    /// JWKS bytes and cache headers are HTTP/1.1's, 304 and HEAD behave the same.
+    func testJWKSOverHTTP2MatchesHTTP11() throws {
+        _ = try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"])
+        let full = try harness.publicClient().request("GET", "/.well-known/jwks.json")
+        let etag = try XCTUnwrap(full.header("ETag"))
+        let url = "http://127.0.0.1:\(harness.publicPort)/.well-known/jwks.json"
+        let h2 = try Self.curl(["--http2-prior-knowledge", "-D", "-", url])
+        XCTAssertTrue(h2.hasPrefix("HTTP/2 200"), h2)
+        XCTAssertTrue(h2.contains("etag: \(etag)"), h2)
+        XCTAssertTrue(h2.contains("cache-control: \(full.header("Cache-Control") ?? "")"), h2)
+        XCTAssertTrue(h2.hasSuffix("\r\n\r\n" + full.text), "the same JWKS bytes over both protocols")
+        let notModified = try Self.curl(["--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}",
+                                         "-H", "If-None-Match: \(etag)", url])
+        XCTAssertEqual(notModified, "304")
+        let head = try Self.curl(["--http2-prior-knowledge", "-I", url])
+        XCTAssertTrue(head.contains("content-length: \(full.body.count)"), head)
+    }
+
+    private static func curl(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["curl", "-sS"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "curl \(arguments)")
+        return String(decoding: data, as: UTF8.self)
+    }
+
     func testDiscoveryHealthReadinessAndMetrics() throws {
         _ = try harness.control("POST", "/v1/jwt-keys/ec-p256/ensure", ["server_id": "spire-1"])
         let client = try harness.publicClient()

@@ -105,8 +105,9 @@ public final class InMemoryBackend: KeyBackend, @unchecked Sendable {
         }
     }
 
-    public func sign(ref: String, keyType: KeyType, digest: [UInt8]) async throws -> [UInt8] {
+    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme) async throws -> [UInt8] {
         try injectedFailure(.sign)
+        try keyType.check(scheme, digest: digest)
         let (entry, stranger) = try locked { () throws -> (Entry, Bool) in
             guard let entry = keys[ref] else { throw CoordinationError.backendFailure("no key \(ref)") }
             return (entry, signWithStranger)
@@ -116,7 +117,7 @@ public final class InMemoryBackend: KeyBackend, @unchecked Sendable {
         }
         do {
             let signer = stranger ? try PrivateKey.generate(keyType.algorithm) : entry.key
-            let signature = try signer.sign(digest: digest, hash: keyType.hash)
+            let signature = try signer.sign(digest: digest, scheme: scheme)
             if let size = keyType.algorithm.coordinateSize {
                 return try ECDSASignature.raw(fromDER: signature, coordinateSize: size)
             }

@@ -10,7 +10,7 @@ Operations:
             coordinate starts with a zero byte (base64 DER SPKI).
   jwks      {"jwks": text} -> kids and thumbprints of every key joserfc imports.
   jwt       {"jwks": text, "token": compact JWS, "algorithms": [...]} -> verified claims.
-  verify    {"key": base64 DER SPKI, "hash": "sha256"|"sha384", "message": base64,
+  verify    {"key": base64 DER SPKI, "hash": "sha256"|"sha384", "message": base64, ["pss_salt": n|"digest"],
              "signature": base64 DER/PKCS#1} -> {"valid": bool}
   sign      {"type": ..., "hash": ..., "message": base64} -> a fresh key (PKCS#8 PEM and SPKI DER)
             and its signature (DER ECDSA or PKCS#1 v1.5) for the Swift side to verify.
@@ -105,6 +105,10 @@ def op_verify(request):
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, message, ec.ECDSA(algorithm))
+        elif "pss_salt" in request:  # an exact salt length, or "digest"
+            salt = request["pss_salt"]
+            salt = padding.PSS.DIGEST_LENGTH if salt == "digest" else salt
+            key.verify(signature, message, padding.PSS(mgf=padding.MGF1(algorithm), salt_length=salt), algorithm)
         else:
             key.verify(signature, message, padding.PKCS1v15(), algorithm)
         return {"valid": True}

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""moto's server mode, with KMS Sign honouring MessageType=DIGEST as real KMS does.
+"""moto's server mode, with KMS Sign honouring MessageType=DIGEST as real KMS does
+(ECDSA, RSASSA_PKCS1_V1_5 and RSASSA_PSS, whose salt is the digest's length).
 
 moto 5 signs the Message of a DIGEST request as if it were RAW (it hashes it again), so a
 backend sending the production setting would get signatures over the wrong bytes. Real
@@ -38,7 +39,7 @@ def _sign(self):
         raise ValidationException(f"1 validation error detected: Value '{algorithm}' at 'SigningAlgorithm' failed to "
                                   f"satisfy constraint: Member must satisfy enum value set: {key.signing_algorithms}")
     suffix = algorithm[-7:]
-    if suffix not in HASHES or algorithm.startswith("RSASSA_PSS"):
+    if suffix not in HASHES:
         raise ValidationException(f"DIGEST signing with {algorithm} is not supported by this test launcher")
     hash_algorithm = HASHES[suffix]()
     if len(digest) != hash_algorithm.digest_size:
@@ -47,6 +48,10 @@ def _sign(self):
     prehashed = utils.Prehashed(hash_algorithm)
     if algorithm.startswith("ECDSA"):
         signature = private.sign(digest, ec.ECDSA(prehashed))
+    elif algorithm.startswith("RSASSA_PSS"):
+        # KMS's PSS: MGF1 with the same hash, a salt as long as the digest.
+        pss = padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=hash_algorithm.digest_size)
+        signature = private.sign(digest, pss, prehashed)
     else:
         signature = private.sign(digest, padding.PKCS1v15(), prehashed)
     return json.dumps({"KeyId": key.arn, "Signature": base64.b64encode(signature).decode("ascii"),

@@ -9,6 +9,8 @@ stdin JSON with "mode":
   then uses the old connection again -> {serials, failures, requests, persistent_ok, persistent_serial}
 - "pipeline": {host, port, cafile, count} sends GET /echo?i=0..count-1 in one write (several
   TLS records), then reads every response -> {bodies: [...]} or {error}
+- "handshake": {host, port, cafile, alpn?} handshakes only (offering `alpn`, default
+  h2 and http/1.1) -> {version, alpn} or {error}
 - "stall": {host, port, cafile, path, garbage_count, silent_count, wait}
   opens connections that send garbage or nothing, checks a real request is served meanwhile,
   then reports when each bad connection was closed -> {served, closed_after: [seconds|null]}
@@ -25,7 +27,9 @@ from cryptography import x509
 def context(r):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(r["cafile"])
-    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    # The requests below are HTTP/1.1, so that is all this client offers (a listener that
+    # also speaks HTTP/2 would otherwise choose h2); "handshake" offers what it is told.
+    ctx.set_alpn_protocols(["http/1.1"])
     v = r.get("version")
     if v == "1.1":
         # Let this client offer TLS 1.1 at all; the server must be the one refusing.
@@ -85,6 +89,18 @@ def get(r):
         status, body = request(conn, r)
         out = {"status": status, "body": body, "version": conn.version(), "alpn": conn.selected_alpn_protocol(),
                "cipher": conn.cipher()[0], "serial": serial(conn)}
+        conn.close()
+        return out
+    except Exception as e:  # the test inspects the reason
+        return {"error": f"{type(e).__name__}: {e}"}
+
+
+def handshake(r):
+    try:
+        ctx = context(r)
+        ctx.set_alpn_protocols(r.get("alpn", ["h2", "http/1.1"]))
+        conn = connect(r, ctx)
+        out = {"version": conn.version(), "alpn": conn.selected_alpn_protocol()}
         conn.close()
         return out
     except Exception as e:  # the test inspects the reason
@@ -177,4 +193,4 @@ def stall(r):
 
 
 r = json.load(sys.stdin)
-print(json.dumps({"get": get, "reload_watch": reload_watch, "stall": stall, "pipeline": pipeline}[r["mode"]](r)))
+print(json.dumps({"get": get, "handshake": handshake, "reload_watch": reload_watch, "stall": stall, "pipeline": pipeline}[r["mode"]](r)))

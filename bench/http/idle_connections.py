@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Opens N keep-alive connections to HOST:PORT, makes one GET /keys on each, and holds them
-idle until killed. Prints "ready <n>" once every connection got its response.
+"""Opens N keep-alive connections to HOST:PORT, makes one GET PATH (default /keys) on each,
+and holds them idle until killed. Prints "ready <n>" once every connection got its response.
 
-Usage: idle_connections.py HOST PORT N
+Usage: idle_connections.py HOST PORT N [PATH]
 """
 import resource
 import socket
@@ -13,7 +13,8 @@ host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, count + 1024)), hard))
 
-request = b"GET /keys HTTP/1.1\r\nHost: bench\r\n\r\n"
+path = sys.argv[4] if len(sys.argv) > 4 else "/keys"
+request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
 sockets = []
 for _ in range(count):
     s = socket.create_connection((host, port), timeout=30)

@@ -1,48 +1,116 @@
 #!/usr/bin/env bash
-# HTTP server benchmark (issue 2): keycoord's HTTPBenchServer against nginx, same bytes.
-#   bench/http/run.sh            (needs wrk, nginx, python3; run as root for ulimit -n 65536)
-# For each of 16, 64 and 256 connections: `wrk -t2 -d10s --latency` three rounds, servers
-# interleaved per round; prints medians of req/s, p50 and p99, idle and peak RSS, the ratio
-# to nginx, and then holds 10,000 idle keep-alive connections against each server while a
-# fresh request is timed. Output is Markdown, ready for bench/RESULTS.md.
-# A third server, DispatchProbe.swift (a trivial responder on Dispatch read sources), is
-# measured alongside: it is the design HTTPServer did not take.
+# HTTP benchmark (issues 2, 13, 14): what relying parties fetch, from the binary that ships.
+#   bench/http/run.sh            (needs wrk, h2load, nginx, openssl, python3; root for ulimit -n 65536)
+# Servers, all on the same bytes:
+#   keycoord   `keycoord serve` (embedded file store, disk backend, a JWKS of three keys
+#              ensured through the control API), GET /.well-known/jwks.json with its metrics,
+#              ETag and headers as shipped; a second instance with public TLS for h2 over TLS.
+#   nginx      the same body file and the same Content-Type, Cache-Control and ETag.
+#   floor      HTTPBenchServer: keycoord's HTTP server alone, the same bytes prerendered.
+# HTTP/1.1: `wrk -t2 -c<N> -d$DURATION --latency` for N in $CONNECTIONS; HTTP/2: `h2load`
+# (-c$H2_CLIENTS -m$H2_STREAMS, for $DURATION) over h2c (prior knowledge) and over TLS
+# (ALPN h2). $ROUNDS rounds, servers interleaved within each round; medians. Then (IDLE>0)
+# 10,000 idle keep-alive connections against keycoord and nginx while a fresh request is
+# timed. Output is Markdown for bench/RESULTS.md. Everything started here is stopped on
+# success, failure and interrupt (scripts/lib/children.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 ROUNDS="${ROUNDS:-3}"
-DURATION="${DURATION:-10s}"
+DURATION="${DURATION:-5}"          # seconds, for wrk and h2load alike
 CONNECTIONS="${CONNECTIONS:-16 64 256}"
+H2_CLIENTS="${H2_CLIENTS:-64}"
+H2_STREAMS="${H2_STREAMS:-10}"
 IDLE="${IDLE:-10000}"
-# Below the ephemeral port range (32768+), where wrk's own client sockets could hold them.
-OURS_PORT="${OURS_PORT:-28080}"
-NGINX_PORT="${NGINX_PORT:-28081}"
-PROBE_PORT="${PROBE_PORT:-28082}"
+# Below the ephemeral port range (32768+), where the clients' own sockets could hold them.
+BASE_PORT="${BASE_PORT:-28080}"
+KC_PUBLIC=$BASE_PORT KC_CONTROL=$((BASE_PORT + 1)) KC_TLS=$((BASE_PORT + 2)) KC_TLS_CONTROL=$((BASE_PORT + 3))
+NGINX_PORT=$((BASE_PORT + 4)) NGINX_H2C=$((BASE_PORT + 5)) NGINX_TLS=$((BASE_PORT + 6)) FLOOR_PORT=$((BASE_PORT + 7))
+JWKS_PATH=/.well-known/jwks.json
 
-for port in "$OURS_PORT" "$NGINX_PORT" "$PROBE_PORT"; do
+for port in $(seq "$BASE_PORT" $((BASE_PORT + 7))); do
     if ss -ltn "sport = :$port" | grep -q LISTEN; then
-        echo "port $port is in use; set OURS_PORT, NGINX_PORT, PROBE_PORT" >&2
+        echo "port $port is in use; set BASE_PORT (8 consecutive ports)" >&2
         exit 1
     fi
 done
+for tool in wrk h2load nginx openssl curl python3; do
+    command -v "$tool" > /dev/null || { echo "bench/http needs $tool" >&2; exit 1; }
+done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+swift build -c release --product keycoord >&2
 swift build -c release --product HTTPBenchServer >&2
-BIN="$(swift build -c release --show-bin-path)/HTTPBenchServer"
+BIN_DIR="$(swift build -c release --show-bin-path)"
 
 WORK="$(mktemp -d /tmp/keycoord-bench.XXXXXX)"
 chmod 755 "$WORK"
 # shellcheck source=scripts/lib/children.sh
 source scripts/lib/children.sh
-# Every server, nginx's workers and the idle-connection holders: all started from this shell.
+# Both keycoord instances, nginx and its workers, the floor, the idle-connection holders.
 cleanup() { stop_children; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-"$BIN" "127.0.0.1:$OURS_PORT" > "$WORK/ours.log" 2>&1 &
-OURS_PID=$!
-for _ in $(seq 50); do grep -q listening "$WORK/ours.log" 2>/dev/null && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$OURS_PORT/keys" > "$WORK/keys.json" || { cat "$WORK/ours.log" >&2; exit 1; }
-chmod 644 "$WORK/keys.json"
+wait_for() { # url [curl options…]
+    local url=$1; shift
+    for _ in $(seq 150); do curl -sf "$@" -o /dev/null "$url" 2>/dev/null && return 0; sleep 0.1; done
+    echo "no answer from $url" >&2
+    return 1
+}
 
+# A throwaway certificate for h2 over TLS, the same for keycoord and nginx.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$WORK/tls.key" -out "$WORK/tls.pem" 2>/dev/null
+chmod 644 "$WORK/tls.key"
+
+start_keycoord() { # name public control [tls]
+    local name=$1 public=$2 control=$3 tls=${4:-}
+    local extra=""
+    [ -n "$tls" ] && extra=", \"public-tls-cert\": \"$WORK/tls.pem\", \"public-tls-key\": \"$WORK/tls.key\""
+    cat > "$WORK/$name.json" <<EOF
+{"trust-domain": "bench.example", "state-dir": "$WORK/$name-state", "public-listen": "127.0.0.1:$public",
+ "control-listen": "127.0.0.1:$control", "log-level": "error", "key-ttl": "24h",
+ "key-type": ["ec-p256", "ec-p384", "rsa-2048"], "max-connections": 20000$extra}
+EOF
+    "$BIN_DIR/keycoord" serve --config "$WORK/$name.json" > "$WORK/$name.log" 2>&1 &
+}
+ensure_keys() { # name control
+    local token
+    for _ in $(seq 100); do [ -s "$WORK/$1-state/control-token" ] && break; sleep 0.1; done
+    token="$(grep -v '^#' "$WORK/$1-state/control-token" | head -1)"
+    for type in ec-p256 ec-p384 rsa-2048; do
+        curl -sf -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+            -d '{"server_id":"bench"}' "http://127.0.0.1:$2/v1/jwt-keys/$type/ensure" > /dev/null
+    done
+}
+start_keycoord plain "$KC_PUBLIC" "$KC_CONTROL"
+start_keycoord tls "$KC_TLS" "$KC_TLS_CONTROL" tls
+wait_for "http://127.0.0.1:$KC_PUBLIC$JWKS_PATH"
+wait_for "https://127.0.0.1:$KC_TLS$JWKS_PATH" --cacert "$WORK/tls.pem"
+ensure_keys plain "$KC_CONTROL"
+ensure_keys tls "$KC_TLS_CONTROL"
+
+# The shipped answer, body and headers, as nginx must repeat them.
+fetch() { # url file [curl options…]
+    local url=$1 file=$2; shift 2
+    curl -sf "$@" -D "$file.head" -o "$file" "$url"
+    chmod 644 "$file"
+}
+header() { awk -v name="$1" 'BEGIN { IGNORECASE = 1 } index(tolower($0), tolower(name) ":") == 1 { sub(/^[^:]*: */, ""); sub(/\r$/, ""); print }' "$2"; }
+fetch "http://127.0.0.1:$KC_PUBLIC$JWKS_PATH" "$WORK/keys.json"
+fetch "https://127.0.0.1:$KC_TLS$JWKS_PATH" "$WORK/keys-tls.json" --cacert "$WORK/tls.pem"
+KEYS=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["keys"]))' "$WORK/keys.json")
+[ "$KEYS" = 3 ] || { echo "keycoord's JWKS holds $KEYS keys, not 3" >&2; exit 1; }
+
+nginx_location() { # file etag
+    cat <<EOF
+        location = $JWKS_PATH {
+            default_type application/json;
+            add_header Cache-Control "$(header cache-control "$1.head")";
+            add_header ETag '$2';
+            alias $1;
+        }
+EOF
+}
 cat > "$WORK/nginx.conf" <<NGINX
 worker_processes $(nproc);
 pid $WORK/nginx.pid;
@@ -56,24 +124,43 @@ http {
     etag off;
     server {
         listen 127.0.0.1:$NGINX_PORT;
-        location = /keys {
-            default_type application/json;
-            add_header Cache-Control "public, max-age=300";
-            alias $WORK/keys.json;
-        }
+$(nginx_location "$WORK/keys.json" "$(header etag "$WORK/keys.json.head")")
+    }
+    server {
+        listen 127.0.0.1:$NGINX_H2C http2;
+$(nginx_location "$WORK/keys.json" "$(header etag "$WORK/keys.json.head")")
+    }
+    server {
+        listen 127.0.0.1:$NGINX_TLS ssl http2;
+        ssl_certificate $WORK/tls.pem;
+        ssl_certificate_key $WORK/tls.key;
+$(nginx_location "$WORK/keys-tls.json" "$(header etag "$WORK/keys-tls.json.head")")
     }
 }
 NGINX
 nginx -c "$WORK/nginx.conf" -p "$WORK" -g "daemon off; worker_rlimit_nofile 65536;" &
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$NGINX_PORT/keys" >/dev/null 2>&1 && break; sleep 0.1; done
-cmp -s "$WORK/keys.json" <(curl -sf "http://127.0.0.1:$NGINX_PORT/keys") || { echo "nginx serves different bytes" >&2; exit 1; }
+"$BIN_DIR/HTTPBenchServer" "127.0.0.1:$FLOOR_PORT" "$WORK/keys.json" > "$WORK/floor.log" 2>&1 &
+wait_for "http://127.0.0.1:$NGINX_PORT$JWKS_PATH"
+wait_for "http://127.0.0.1:$FLOOR_PORT/keys"
 
-swiftc -O -swift-version 5 bench/http/DispatchProbe.swift -o "$WORK/probe" 2>/dev/null
-"$WORK/probe" "$PROBE_PORT" "$WORK/keys.json" > "$WORK/probe.log" 2>&1 &
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PROBE_PORT/keys" >/dev/null 2>&1 && break; sleep 0.1; done
+# Same bytes everywhere, and the same ETag and Cache-Control where keycoord sends them.
+same() { # expected-file url [curl options…]
+    local expected=$1 url=$2; shift 2
+    cmp -s "$expected" <(curl -sf "$@" "$url") || { echo "$url serves different bytes" >&2; exit 1; }
+}
+same "$WORK/keys.json" "http://127.0.0.1:$NGINX_PORT$JWKS_PATH"
+same "$WORK/keys.json" "http://127.0.0.1:$NGINX_H2C$JWKS_PATH" --http2-prior-knowledge
+same "$WORK/keys.json" "http://127.0.0.1:$KC_PUBLIC$JWKS_PATH" --http2-prior-knowledge
+same "$WORK/keys.json" "http://127.0.0.1:$FLOOR_PORT/keys"
+same "$WORK/keys-tls.json" "https://127.0.0.1:$NGINX_TLS$JWKS_PATH" --http2 --cacert "$WORK/tls.pem"
+curl -sf -D "$WORK/nginx.head" -o /dev/null "http://127.0.0.1:$NGINX_PORT$JWKS_PATH"
+for name in etag cache-control content-type; do
+    [ "$(header "$name" "$WORK/nginx.head")" = "$(header "$name" "$WORK/keys.json.head")" ] \
+        || { echo "nginx's $name differs from keycoord's" >&2; exit 1; }
+done
 
 # Resident memory in KiB of a process and its children (nginx workers): current and peak.
-rss() { # field: VmRSS or VmHWM
+rss() { # pid field: VmRSS or VmHWM
     local total=0 pid
     for pid in $1 $(pgrep -P "$1" || true); do
         total=$((total + $(awk -v f="$2:" '$1 == f { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)))
@@ -81,58 +168,109 @@ rss() { # field: VmRSS or VmHWM
     echo "$total"
 }
 nginx_master() { cat "$WORK/nginx.pid"; }
-to_ms() { # wrk latency "123.45us" / "1.23ms" / "1.02s" → ms
+keycoord_pid() { pgrep -f -- "--config $WORK/$1.json" | head -1; }
+to_ms() { # wrk or h2load latency "123.45us" / "1.23ms" / "1.02s" → ms
     awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+label() { case $1 in keycoord) echo "keycoord serve" ;; nginx) echo nginx ;; floor) echo "floor (HTTPBenchServer)" ;; esac; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
-IDLE_OURS=$(rss "$OURS_PID" VmRSS)
+IDLE_KC=$(rss "$(keycoord_pid plain)" VmRSS)
 IDLE_NGINX=$(rss "$(nginx_master)" VmRSS)
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "body: $(wc -c < "$WORK/keys.json") bytes, $KEYS keys; ETag $(header etag "$WORK/keys.json.head"); rounds $ROUNDS x ${DURATION}s"
 echo
-echo "| conns | server | req/s (median) | p50 ms | p99 ms | ratio req/s vs nginx |"
-echo "|---|---|---|---|---|---|"
+echo "HTTP/1.1, wrk -t2 -d${DURATION}s:"
+echo
+echo "| conns | server | req/s (median) | p50 ms | p99 ms | req/s vs nginx | p99 vs nginx |"
+echo "|---|---|---|---|---|---|---|"
+H1_SERVERS="keycoord nginx floor"
+h1_url() {
+    case $1 in
+        keycoord) echo "http://127.0.0.1:$KC_PUBLIC$JWKS_PATH" ;;
+        nginx) echo "http://127.0.0.1:$NGINX_PORT$JWKS_PATH" ;;
+        floor) echo "http://127.0.0.1:$FLOOR_PORT/keys" ;;
+    esac
+}
 for conns in $CONNECTIONS; do
-    for server in ours nginx probe; do : > "$WORK/$server-$conns"; done
+    for server in $H1_SERVERS; do : > "$WORK/h1-$server-$conns"; done
     for round in $(seq "$ROUNDS"); do
-        for server in ours nginx probe; do
-            port=$OURS_PORT; [ "$server" = nginx ] && port=$NGINX_PORT; [ "$server" = probe ] && port=$PROBE_PORT
-            out=$(wrk -t2 -c"$conns" -d"$DURATION" --latency "http://127.0.0.1:$port/keys")
+        for server in $H1_SERVERS; do
+            out=$(wrk -t2 -c"$conns" -d"${DURATION}s" --latency "$(h1_url "$server")")
             rps=$(awk '/^Requests\/sec:/ { print $2 }' <<< "$out")
             p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<< "$out")")
             p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<< "$out")")
             errors=$(awk '/Non-2xx|Socket errors/ { print }' <<< "$out")
             [ -n "$errors" ] && echo "  ($server, $conns conns, round $round: $errors)" >&2
-            echo "$rps $p50 $p99" >> "$WORK/$server-$conns"
+            echo "$rps $p50 $p99" >> "$WORK/h1-$server-$conns"
         done
     done
-    nginx_rps=$(cut -d' ' -f1 "$WORK/nginx-$conns" | median)
-    for server in ours nginx probe; do
-        rps=$(cut -d' ' -f1 "$WORK/$server-$conns" | median)
-        p50=$(cut -d' ' -f2 "$WORK/$server-$conns" | median)
-        p99=$(cut -d' ' -f3 "$WORK/$server-$conns" | median)
-        ratio=$(awk -v a="$rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')
-        name=keycoord; [ "$server" = nginx ] && name=nginx; [ "$server" = probe ] && name="Dispatch-source probe"
-        echo "| $conns | $name | $rps | $p50 | $p99 | $ratio |"
+    nginx_rps=$(cut -d' ' -f1 "$WORK/h1-nginx-$conns" | median)
+    nginx_p99=$(cut -d' ' -f3 "$WORK/h1-nginx-$conns" | median)
+    for server in $H1_SERVERS; do
+        rps=$(cut -d' ' -f1 "$WORK/h1-$server-$conns" | median)
+        p50=$(cut -d' ' -f2 "$WORK/h1-$server-$conns" | median)
+        p99=$(cut -d' ' -f3 "$WORK/h1-$server-$conns" | median)
+        echo "| $conns | $(label "$server") | $rps | $p50 | $p99 | $(ratio "$rps" "$nginx_rps") | $(ratio "$p99" "$nginx_p99") |"
+    done
+done
+
+# h2load prints req/s and the mean and max time per request (it has no percentiles).
+echo
+echo "HTTP/2, h2load -c$H2_CLIENTS -m$H2_STREAMS -t2 -D$DURATION:"
+echo
+echo "| transport | server | req/s (median) | mean ms | max ms | req/s vs nginx |"
+echo "|---|---|---|---|---|---|"
+h2_url() {
+    case $1 in
+        h2c-keycoord) echo "http://127.0.0.1:$KC_PUBLIC$JWKS_PATH" ;;
+        h2c-nginx) echo "http://127.0.0.1:$NGINX_H2C$JWKS_PATH" ;;
+        h2c-floor) echo "http://127.0.0.1:$FLOOR_PORT/keys" ;;
+        tls-keycoord) echo "https://127.0.0.1:$KC_TLS$JWKS_PATH" ;;
+        tls-nginx) echo "https://127.0.0.1:$NGINX_TLS$JWKS_PATH" ;;
+    esac
+}
+for transport in h2c tls; do
+    servers="keycoord nginx"; [ "$transport" = h2c ] && servers="keycoord nginx floor"
+    for server in $servers; do : > "$WORK/h2-$transport-$server"; done
+    for round in $(seq "$ROUNDS"); do
+        for server in $servers; do
+            out=$(h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -t2 -D"$DURATION" "$(h2_url "$transport-$server")" 2>&1)
+            rps=$(awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^req\/s/) { gsub(",", "", $i); print $i } }' <<< "$out")
+            mean=$(to_ms "$(awk '/^time for request:/ { print $6 }' <<< "$out")")
+            max=$(to_ms "$(awk '/^time for request:/ { print $5 }' <<< "$out")")
+            failed=$(awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^failed/) print $i }' <<< "$out")
+            [ "${failed:-0}" != 0 ] && echo "  ($transport $server, round $round: $failed failed)" >&2
+            echo "${rps:-0} ${mean:-0} ${max:-0}" >> "$WORK/h2-$transport-$server"
+        done
+    done
+    nginx_rps=$(cut -d' ' -f1 "$WORK/h2-$transport-nginx" | median)
+    for server in $servers; do
+        rps=$(cut -d' ' -f1 "$WORK/h2-$transport-$server" | median)
+        mean=$(cut -d' ' -f2 "$WORK/h2-$transport-$server" | median)
+        max=$(cut -d' ' -f3 "$WORK/h2-$transport-$server" | median)
+        kind="h2c (prior knowledge)"; [ "$transport" = tls ] && kind="h2 over TLS (ALPN)"
+        echo "| $kind | $(label "$server") | $rps | $mean | $max | $(ratio "$rps" "$nginx_rps") |"
     done
 done
 echo
-echo "RSS (KiB): keycoord idle $IDLE_OURS, peak $(rss "$OURS_PID" VmHWM); nginx (master + workers) idle $IDLE_NGINX, peak $(rss "$(nginx_master)" VmHWM)"
+echo "RSS (KiB): keycoord idle $IDLE_KC, peak $(rss "$(keycoord_pid plain)" VmHWM); nginx (master + workers) idle $IDLE_NGINX, peak $(rss "$(nginx_master)" VmHWM)"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
-for server in ours nginx; do
-    port=$OURS_PORT; pid=$OURS_PID
+[ "$IDLE" -gt 0 ] || exit 0
+for server in keycoord nginx; do
+    port=$KC_PUBLIC pid=$(keycoord_pid plain)
     [ "$server" = nginx ] && port=$NGINX_PORT && pid=$(nginx_master)
-    python3 bench/http/idle_connections.py 127.0.0.1 "$port" "$IDLE" > "$WORK/idle-$server.out" 2>&1 &
+    python3 bench/http/idle_connections.py 127.0.0.1 "$port" "$IDLE" "$JWKS_PATH" > "$WORK/idle-$server.out" 2>&1 &
     holder=$!
     for _ in $(seq 600); do grep -q ready "$WORK/idle-$server.out" && break; sleep 0.1; done
     held=$(awk '/ready/ { print $2 }' "$WORK/idle-$server.out")
     sleep 1
-    seconds=$(curl -sf -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port/keys" || echo failed)
-    name=keycoord; [ "$server" = nginx ] && name=nginx
-    echo "$name with ${held:-0} idle keep-alive connections: RSS $(rss "$pid" VmRSS) KiB; a fresh GET /keys took ${seconds}s"
+    seconds=$(curl -sf -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port$JWKS_PATH" || echo failed)
+    echo "$server with ${held:-0} idle keep-alive connections: RSS $(rss "$pid" VmRSS) KiB; a fresh GET $JWKS_PATH took ${seconds}s"
     kill "$holder"
     wait "$holder" 2>/dev/null || true
 done

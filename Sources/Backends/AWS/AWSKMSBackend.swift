@@ -120,13 +120,11 @@ public final class AWSKMSBackend: KeyBackend, CloudFailureMapping {
 
     /// Signs with `MessageType` `DIGEST`: KMS signs the digest as given (prehashed), so the
     /// signing input never leaves keycoord and any length of it can be signed.
-    public func sign(ref: String, keyType: KeyType, digest: [UInt8]) async throws -> [UInt8] {
+    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme) async throws -> [UInt8] {
         try Self.checkRef(ref)
-        guard digest.count == keyType.hash.size else {
-            throw CoordinationError.invalid("a \(keyType.alg) digest is \(keyType.hash.size) bytes, not \(digest.count)")
-        }
+        try keyType.check(scheme, digest: digest)
         let request = AWSKMSAPI.SignRequest(KeyId: ref, Message: PEM.base64(digest), MessageType: "DIGEST",
-                                            SigningAlgorithm: Self.signingAlgorithm(keyType))
+                                            SigningAlgorithm: try Self.signingAlgorithm(keyType, scheme))
         let response = try await perform("Sign", permission: "kms:Sign") { try await client.sign(request) }
         guard let signature = PEM.decodeBase64(response.Signature), !signature.isEmpty else {
             throw CoordinationError.backendFailure(BackendError(.failed, "AWS KMS Sign returned a signature that is not base64"))
@@ -249,11 +247,23 @@ public final class AWSKMSBackend: KeyBackend, CloudFailureMapping {
         }
     }
 
-    static func signingAlgorithm(_ keyType: KeyType) -> String {
-        switch keyType {
-        case .ecP256: return "ECDSA_SHA_256"
-        case .ecP384: return "ECDSA_SHA_384"
-        case .rsa2048, .rsa4096: return "RSASSA_PKCS1_V1_5_SHA_256"
+    /// KMS names a signing algorithm per hash and padding; its PSS salt is the digest's length.
+    static func signingAlgorithm(_ keyType: KeyType, _ scheme: SignatureScheme) throws -> String {
+        let bits: Int
+        switch scheme.hash {
+        case .sha256: bits = 256
+        case .sha384: bits = 384
+        case .sha512: bits = 512
+        case .sha1: throw CoordinationError.invalid("AWS KMS does not sign SHA-1 digests")
+        }
+        switch keyType.family {
+        case .ec: return "ECDSA_SHA_\(bits)"
+        case .rsa:
+            guard let salt = scheme.pss else { return "RSASSA_PKCS1_V1_5_SHA_\(bits)" }
+            guard salt.admitsDigestLength(scheme.hash) else {
+                throw CoordinationError.invalid("AWS KMS signs RSA-PSS with a \(scheme.hash.size)-byte salt only, not \(salt)")
+            }
+            return "RSASSA_PSS_SHA_\(bits)"
         }
     }
 

@@ -152,16 +152,15 @@ public final class AzureKeyVaultBackend: KeyBackend, CloudFailureMapping {
 
     /// Signs `digest` with Key Vault's `sign` (the base64url digest); an EC answer is r‖s
     /// already, checked for its size by the shared conversion.
-    public func sign(ref: String, keyType: KeyType, digest: [UInt8]) async throws -> [UInt8] {
+    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme) async throws -> [UInt8] {
         let (name, version) = try parse(ref)
         guard let shape = AzureKeyVaultAPI.shape(keyType.rawValue) else {
             throw CoordinationError.invalid("Key Vault has no key type for \(keyType.rawValue)")
         }
-        guard digest.count == keyType.hash.size else {
-            throw CoordinationError.invalid("a \(keyType.alg) digest is \(keyType.hash.size) bytes, not \(digest.count)")
-        }
+        try keyType.check(scheme, digest: digest)
+        let alg = try Self.signingAlgorithm(keyType, shape: shape, scheme)
         let result = try await perform("sign", permission: Self.permission("sign")) {
-            try await client.sign(name: name, version: version, .init(alg: shape.alg, value: Base64URL.encode(digest)))
+            try await client.sign(name: name, version: version, .init(alg: alg, value: Base64URL.encode(digest)))
         }
         guard let signature = Base64URL.decode(result.value), !signature.isEmpty else {
             throw CoordinationError.backendFailure(BackendError(.failed, "Azure Key Vault sign returned a signature that is not base64url"))
@@ -341,6 +340,25 @@ public final class AzureKeyVaultBackend: KeyBackend, CloudFailureMapping {
     }
 
     /// The key permission an operation needs, as access policies and RBAC name it.
+    /// Key Vault's JWA name for the scheme: ES256/ES384 by curve, RS*/PS* by hash (PS* with
+    /// a salt of the digest's length).
+    static func signingAlgorithm(_ keyType: KeyType, shape: (kty: String, crv: String?, size: Int?, alg: String),
+                                 _ scheme: SignatureScheme) throws -> String {
+        guard keyType.family == .rsa else { return shape.alg }
+        let bits: String
+        switch scheme.hash {
+        case .sha256: bits = "256"
+        case .sha384: bits = "384"
+        case .sha512: bits = "512"
+        case .sha1: throw CoordinationError.invalid("Azure Key Vault does not sign SHA-1 digests")
+        }
+        guard let salt = scheme.pss else { return "RS" + bits }
+        guard salt.admitsDigestLength(scheme.hash) else {
+            throw CoordinationError.invalid("Azure Key Vault signs PS\(bits) with a \(scheme.hash.size)-byte salt only, not \(salt)")
+        }
+        return "PS" + bits
+    }
+
     static func permission(_ operation: String) -> String {
         let action: String
         switch operation {

@@ -7,8 +7,9 @@ import FoundationNetworking
 /// SwiftNIO). Every request has a hard timeout, redirects are refused (a signed request
 /// must not be replayed elsewhere), nothing is cached and no cookies are kept.
 ///
-/// With a CA file, HTTPS goes over OpenSSL instead (`CustomCATransport`), trusting that
-/// file besides the system's roots: URLSession on Linux cannot be given a CA.
+/// With a CA file, HTTPS goes over OpenSSL instead (`SocketHTTPTransport`), trusting that
+/// file besides the system's roots: URLSession on Linux cannot be given a CA. A client
+/// built for a unix socket or a client certificate sends everything over that transport.
 ///
 /// Thread-safe; share one instance per backend.
 public final class HTTPClient: Sendable {
@@ -17,23 +18,36 @@ public final class HTTPClient: Sendable {
     /// Responses larger than this are refused.
     public let maxResponseBytes: Int
     private let session: URLSession
-    private let customCA: CustomCATransport?
+    private let customCA: SocketHTTPTransport?
+    /// Every request, http and https, goes over `customCA` (unix socket, mutual TLS).
+    private let socketOnly: Bool
 
     /// `caFile`: PEM certificates to trust for HTTPS besides the system's (private
     /// endpoints, sovereign or test clouds); an unreadable or empty file is an error now.
     public convenience init(defaultTimeout: TimeInterval = 10, maxResponseBytes: Int = 4 << 20, caFile: String?) throws {
         self.init(defaultTimeout: defaultTimeout, maxResponseBytes: maxResponseBytes,
-                  customCA: try caFile.flatMap { $0.isEmpty ? nil : try CustomCATransport(caFile: $0) })
+                  customCA: try caFile.flatMap { $0.isEmpty ? nil : try SocketHTTPTransport(tls: HTTPClientTLS(caFile: $0)) },
+                  socketOnly: false)
     }
 
     public convenience init(defaultTimeout: TimeInterval = 10, maxResponseBytes: Int = 4 << 20) {
-        self.init(defaultTimeout: defaultTimeout, maxResponseBytes: maxResponseBytes, customCA: nil)
+        self.init(defaultTimeout: defaultTimeout, maxResponseBytes: maxResponseBytes, customCA: nil, socketOnly: false)
     }
 
-    private init(defaultTimeout: TimeInterval, maxResponseBytes: Int, customCA: CustomCATransport?) {
+    /// A client on the project's own sockets for every request: `unixSocket` receives them
+    /// all whatever the URL's host (a local control API); `tls` configures https URLs
+    /// (extra CAs, a client certificate). Unusable TLS files are an error now.
+    public convenience init(defaultTimeout: TimeInterval = 10, maxResponseBytes: Int = 4 << 20, unixSocket: String?,
+                            tls: HTTPClientTLS) throws {
+        self.init(defaultTimeout: defaultTimeout, maxResponseBytes: maxResponseBytes,
+                  customCA: try SocketHTTPTransport(tls: tls, unixSocket: unixSocket), socketOnly: true)
+    }
+
+    private init(defaultTimeout: TimeInterval, maxResponseBytes: Int, customCA: SocketHTTPTransport?, socketOnly: Bool) {
         self.defaultTimeout = defaultTimeout
         self.maxResponseBytes = maxResponseBytes
         self.customCA = customCA
+        self.socketOnly = socketOnly
         let configuration = URLSessionConfiguration.ephemeral
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         configuration.urlCache = nil
@@ -50,7 +64,7 @@ public final class HTTPClient: Sendable {
     /// `HTTPClientError` when no response arrives within `timeout` seconds.
     public func send(_ request: HTTPClientRequest, timeout: TimeInterval? = nil) async throws -> HTTPClientResponse {
         let seconds = max(0.001, timeout ?? defaultTimeout)
-        if let customCA, request.url.scheme == "https" {
+        if let customCA, socketOnly || request.url.scheme == "https" {
             if Task.isCancelled { throw HTTPClientError.cancelled }
             return try await customCA.send(request, timeout: seconds, maxResponseBytes: maxResponseBytes)
         }

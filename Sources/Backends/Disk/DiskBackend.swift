@@ -92,16 +92,14 @@ public final class DiskBackend: KeyBackend {
         }
     }
 
-    public func sign(ref: String, keyType: KeyType, digest: [UInt8]) async throws -> [UInt8] {
+    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme) async throws -> [UInt8] {
         let location = try locate(ref)
         guard location.keyType == keyType else {
             throw CoordinationError.invalid("key \(ref) is \(location.keyType.rawValue), not \(keyType.rawValue)")
         }
-        guard digest.count == keyType.hash.size else {
-            throw CoordinationError.invalid("a \(keyType.alg) digest has \(keyType.hash.size) bytes, got \(digest.count)")
-        }
+        try keyType.check(scheme, digest: digest)
         let key = try loadKey(location, useCache: true)
-        let signature = try backendCall("signing with \(ref)") { try key.sign(digest: digest, hash: keyType.hash) }
+        let signature = try backendCall("signing with \(ref)") { try key.sign(digest: digest, scheme: scheme) }
         return try JOSESignature.from(signature, encoding: .der, keyType: keyType, source: "disk backend key \(ref)")
     }
 

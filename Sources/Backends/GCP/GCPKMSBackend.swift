@@ -147,10 +147,14 @@ public final class GCPKMSBackend: KeyBackend, CloudFailureMapping {
     /// Signs `digest` with `asymmetricSign`, sending its CRC32C and checking that Cloud KMS
     /// verified it and that the signature's CRC32C matches: a corrupted byte either way is
     /// an error, never a signature.
-    public func sign(ref: String, keyType: KeyType, digest: [UInt8]) async throws -> [UInt8] {
+    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme) async throws -> [UInt8] {
         _ = try Self.cryptoKeyName(of: ref)
-        guard digest.count == keyType.hash.size else {
-            throw CoordinationError.invalid("a \(keyType.alg) digest is \(keyType.hash.size) bytes, not \(digest.count)")
+        try keyType.check(scheme, digest: digest)
+        // A Cloud KMS key version has one algorithm for life; keycoord mints RSA keys as
+        // RSA_SIGN_PKCS1_*_SHA256, which can sign nothing else.
+        guard scheme.pss == nil, scheme.hash == keyType.hash else {
+            throw CoordinationError.invalid(
+                "GCP Cloud KMS key \(ref) signs only \(keyType.alg) (its algorithm is fixed at creation), not \(scheme)")
         }
         let encoded = PEM.base64(digest)
         let digestField = keyType.hash.size == 48 ? GCPKMSAPI.Digest(sha384: encoded) : GCPKMSAPI.Digest(sha256: encoded)

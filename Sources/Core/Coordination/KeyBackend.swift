@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// A key a backend minted.
@@ -56,9 +57,12 @@ public protocol KeyBackend: AnyObject, Sendable {
     /// Marks a minted key as published under `kid` (the reconciler will leave it alone).
     func markPublished(ref: String, kid: String) async throws
 
-    /// Signs a digest (`keyType.hash` of the signing input). Returns the signature in
-    /// JOSE form: r‖s for EC keys (RFC 7518 §3.4), PKCS #1 v1.5 bytes for RSA.
-    func sign(ref: String, keyType: KeyType, digest: [UInt8]) async throws -> [UInt8]
+    /// Signs a digest made with `scheme.hash`. Returns the signature in JOSE form: r‖s for
+    /// EC keys (RFC 7518 §3.4), the PKCS #1 v1.5 or RSA-PSS bytes for RSA. EC keys sign
+    /// only their key type's hash; a scheme the backend cannot produce (a PSS salt length
+    /// other than the digest's in a KMS, PSS with a Cloud KMS key fixed to PKCS #1) is
+    /// `CoordinationError.invalid` naming what it can do.
+    func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme) async throws -> [UInt8]
 
     /// The public key of a key the backend holds.
     func publicKey(ref: String) async throws -> [UInt8]
@@ -85,6 +89,11 @@ public protocol KeyBackend: AnyObject, Sendable {
 }
 
 extension KeyBackend {
+    /// Signs a digest the way the key type's JOSE `alg` does (ES256, ES384, RS256).
+    public func sign(ref: String, keyType: KeyType, digest: [UInt8]) async throws -> [UInt8] {
+        try await sign(ref: ref, keyType: keyType, digest: digest, scheme: .pkcs1(keyType.hash))
+    }
+
     /// Backends whose keys no other deployment can reach need no claim.
     public func claim(trustDomain: String, registry: String) async throws {}
 

@@ -344,38 +344,21 @@ final class Connection: LoopConnection, @unchecked Sendable {
 
     private func dispatch(_ pending: PendingRequest) {
         var request = pending.request
-        let match = loopState.routes(of: router).match(method: request.method, path: request.path) {
-            var target = request.target
-            return target.withUTF8 { RequestTarget.pathSegments(UnsafeRawBufferPointer($0)) }
-        }
+        let routed = loopState.routes(of: router).route(&request)
         var slot = Slot(response: nil, isHead: pending.isHead, keepAlive: pending.keepAlive,
                         keepAliveHeader: pending.keepAlive && request.version.minor == 0,
-                        interimContinue: false, method: request.method, template: nil, started: pending.started)
-        switch match {
-        case .found(let handler, let template, let parameters):
-            request.routeTemplate = template
-            request.pathParameters = parameters
-            slot.template = template
-            switch handler {
-            case .sync(let body):
-                slot.response = body(request)
-                enqueue(slot)
-            case .async(let body):
-                start(slot, onLoop: false, body: body, request: request)
-            case .asyncOnLoop(let body):
-                start(slot, onLoop: true, body: body, request: request)
-            }
-        case .methodNotAllowed(let allow, let template):
-            slot.template = template
-            var response = Problem.response(status: .methodNotAllowed, type: "method-not-allowed",
-                                            title: "Method Not Allowed",
-                                            detail: "\(request.method.rawValue) is not allowed on \(template).")
-            response.headerFields[.allow] = allow.map(\.rawValue).joined(separator: ", ")
-            slot.response = response
+                        interimContinue: false, method: request.method, template: request.routeTemplate,
+                        started: pending.started)
+        switch routed {
+        case .handler(.sync(let body)):
+            slot.response = body(request)
             enqueue(slot)
-        case .notFound:
-            slot.response = Problem.response(status: .notFound, type: "not-found", title: "Not Found",
-                                             detail: "No resource at \(request.path).")
+        case .handler(.async(let body)):
+            start(slot, onLoop: false, body: body, request: request)
+        case .handler(.asyncOnLoop(let body)):
+            start(slot, onLoop: true, body: body, request: request)
+        case .answer(let response):
+            slot.response = response
             enqueue(slot)
         }
     }

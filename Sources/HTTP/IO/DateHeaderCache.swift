@@ -7,6 +7,8 @@ import Glibc
 struct DateHeaderCache {
     /// "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
     private(set) var line: [UInt8] = []
+    /// "Sun, 06 Nov 1994 08:49:37 GMT", for HTTP/2's `date` field.
+    private(set) var value = ""
     private var second: time_t = -1
 
     /// Re-renders the line if the wall-clock second changed.
@@ -16,6 +18,7 @@ struct DateHeaderCache {
         guard now.tv_sec != second else { return }
         second = now.tv_sec
         line = Self.render(now.tv_sec)
+        value = String(decoding: line.dropFirst(6).dropLast(2), as: UTF8.self)
     }
 
     static func render(_ seconds: time_t) -> [UInt8] {

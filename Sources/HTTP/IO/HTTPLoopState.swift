@@ -23,4 +23,10 @@ final class HTTPLoopState {
         date.refresh()
         return date.line
     }
+
+    /// The `date` field's value for an HTTP/2 response written now.
+    func currentDateValue() -> String {
+        date.refresh()
+        return date.value
+    }
 }

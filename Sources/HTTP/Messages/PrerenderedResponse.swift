@@ -11,6 +11,9 @@ public final class PrerenderedResponse: @unchecked Sendable {
     /// Status line and fields up to and including the `Content-Length` line's CRLF.
     let head: UnsafeMutableRawBufferPointer
     let bodyBytes: UnsafeMutableRawBufferPointer
+    /// The same head as an HTTP/2 field list (lower-case names, `content-length` included),
+    /// so an HTTP/2 answer renders nothing either.
+    let http2Fields: [(name: String, value: String)]
 
     public init(status: HTTPResponse.Status, headerFields: HTTPFields, body: [UInt8]) {
         self.status = status
@@ -22,6 +25,7 @@ public final class PrerenderedResponse: @unchecked Sendable {
         head.copyBytes(from: rendered)
         bodyBytes = .allocate(byteCount: max(body.count, 1), alignment: 1)
         bodyBytes.copyBytes(from: body)
+        http2Fields = ResponseRenderer.http2Fields(status: status, headerFields: headerFields, contentLength: body.count)
     }
 
     deinit {

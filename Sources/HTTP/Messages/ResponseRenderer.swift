@@ -27,6 +27,28 @@ enum ResponseRenderer {
         }
     }
 
+    /// The handler's fields as an HTTP/2 field list (RFC 9113 §8.2.2: lower-case names, no
+    /// connection-specific fields), then `content-length` when the status allows a body.
+    /// `:status` and `date` are the connection's to add.
+    static func http2Fields(status: HTTPResponse.Status, headerFields: HTTPFields,
+                            contentLength: Int) -> [(name: String, value: String)] {
+        var fields: [(name: String, value: String)] = []
+        fields.reserveCapacity(headerFields.count + 1)
+        for field in headerFields where !isServerOwned(field.name) && !isConnectionSpecific(field.name) {
+            fields.append((field.name.canonicalName, field.value))
+        }
+        if allowsContentLength(status.code) { fields.append(("content-length", String(contentLength))) }
+        return fields
+    }
+
+    /// Fields HTTP/2 forbids (RFC 9113 §8.2.2): they describe an HTTP/1.1 connection.
+    private static func isConnectionSpecific(_ name: HTTPField.Name) -> Bool {
+        switch name.canonicalName {
+        case "keep-alive", "proxy-connection", "upgrade", "te": return true
+        default: return false
+        }
+    }
+
     /// Whether a response with this status may carry a body (RFC 9110 §6.4.1).
     static func allowsBody(_ code: Int) -> Bool {
         !(100..<200).contains(code) && code != 204 && code != 304

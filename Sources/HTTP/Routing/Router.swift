@@ -56,6 +56,38 @@ public final class Router: Sendable {
             }
             return .notFound
         }
+
+        /// Routes `request` for either protocol, filling in its route template and path
+        /// parameters when a route matched.
+        func route(_ request: inout HTTPServerRequest) -> Routed {
+            let target = request.target
+            switch match(method: request.method, path: request.path, segments: {
+                var target = target
+                return target.withUTF8 { RequestTarget.pathSegments(UnsafeRawBufferPointer($0)) }
+            }) {
+            case .found(let handler, let template, let parameters):
+                request.routeTemplate = template
+                request.pathParameters = parameters
+                return .handler(handler)
+            case .methodNotAllowed(let allow, let template):
+                request.routeTemplate = template
+                var response = Problem.response(status: .methodNotAllowed, type: "method-not-allowed",
+                                                title: "Method Not Allowed",
+                                                detail: "\(request.method.rawValue) is not allowed on \(template).")
+                response.headerFields[.allow] = allow.map(\.rawValue).joined(separator: ", ")
+                return .answer(response)
+            case .notFound:
+                return .answer(Problem.response(status: .notFound, type: "not-found", title: "Not Found",
+                                                detail: "No resource at \(request.path)."))
+            }
+        }
+    }
+
+    /// What a request gets from the table: its handler, or the router's own answer.
+    enum Routed {
+        case handler(HTTPHandler)
+        /// 404 for an unknown path, 405 with `Allow` for a known path and another method.
+        case answer(HTTPServerResponse)
     }
 
     /// The outcome of a lookup.

@@ -57,14 +57,27 @@ public final class HTTPServer: Sendable {
     ///     Unusable files throw `TLSError` here.
     ///   - unixSocketMode: permission bits of a unix socket file (e.g. 0o660); nil leaves
     ///     the umask's. Ignored for TCP.
+    ///   - http2: also serve HTTP/2 from the same router, within these limits: ALPN "h2"
+    ///     (preferred over "http/1.1") under TLS, the client preface (h2c with prior
+    ///     knowledge) on plaintext. nil: HTTP/1.1 only.
     @discardableResult
     public func listen(_ address: ListenAddress, name: String, router: Router, tls: TLSConfiguration? = nil,
-                       unixSocketMode: mode_t? = nil) throws -> ListenAddress {
+                       unixSocketMode: mode_t? = nil, http2: HTTP2Limits? = nil) throws -> ListenAddress {
         let context = self.context
-        return try addListener(address, name: name, tls: tls, unixSocketMode: unixSocketMode) {
+        guard let http2 else {
+            return try addListener(address, name: name, tls: tls, unixSocketMode: unixSocketMode) {
+                loop, transport, listener, remoteAddress, acceptedAt in
+                Connection(loop: loop, transport: transport, listener: listener, context: context, router: router,
+                           remoteAddress: remoteAddress, acceptedAt: acceptedAt)
+            }
+        }
+        var secured = tls
+        secured?.applicationProtocols = ["h2", "http/1.1"]
+        let options = ProtocolChooser.HTTP2Options(handler: RouterStreamHandler(router: router, context: context), limits: http2)
+        return try addListener(address, name: name, tls: secured, unixSocketMode: unixSocketMode) {
             loop, transport, listener, remoteAddress, acceptedAt in
-            Connection(loop: loop, transport: transport, listener: listener, context: context, router: router,
-                       remoteAddress: remoteAddress, acceptedAt: acceptedAt)
+            ProtocolChooser(loop: loop, transport: transport, listener: listener, context: context, router: router,
+                            http2: options, remoteAddress: remoteAddress, acceptedAt: acceptedAt)
         }
     }
 

@@ -1,5 +1,7 @@
+import Backends
 import Core
 import Foundation
+import HTTP2
 
 /// Every setting of `keycoord serve`, with the defaults of the embedded mode.
 ///
@@ -78,6 +80,13 @@ public struct ServiceConfig: Sendable, Equatable {
     public var writeTimeout: Duration = .seconds(30)
     public var maxConnections = 10_000
     public var shutdownGrace: Duration = .seconds(10)
+    /// HTTP/2 on the public listener (ALPN h2 under TLS, h2c with prior knowledge).
+    public var publicHTTP2 = true
+    public var http2MaxConcurrentStreams = 100
+    public var http2MaxFrameBytes = 16 * 1024
+    public var http2StreamWindowBytes = 65_535
+    public var http2MaxResetBurst = 200
+    public var http2ResetsPerSecond = 33
 
     public var awsRegion = ""
     public var awsEndpoint = ""
@@ -119,8 +128,48 @@ public struct ServiceConfig: Sendable, Equatable {
         keysDir.isEmpty ? (stateDir as NSString).appendingPathComponent("keys") : keysDir
     }
 
+    /// The backend settings, under the names the SPIRE plugin shares (`BackendSettings`).
+    public var backendSettings: BackendSettings {
+        var settings = BackendSettings(kind: BackendSettings.Kind(rawValue: backend.rawValue) ?? .disk)
+        settings.keysDir = resolvedKeysDir
+        settings.awsRegion = awsRegion
+        settings.awsEndpoint = awsEndpoint
+        settings.awsProfile = awsProfile
+        settings.awsAliasTemplate = awsAliasTemplate
+        settings.awsDeletionWindowDays = awsDeletionWindowDays
+        settings.gcpProject = gcpProject
+        settings.gcpLocation = gcpLocation
+        settings.gcpKeyRing = gcpKeyRing
+        settings.gcpCreateKeyRing = gcpCreateKeyRing
+        settings.gcpKeyIDTemplate = gcpKeyIDTemplate
+        settings.gcpEndpoint = gcpEndpoint
+        settings.gcpCredentialsFile = gcpCredentialsFile
+        settings.gcpProtectionLevel = gcpProtectionLevel
+        settings.azureVaultURL = azureVaultURL
+        settings.azureKeyNameTemplate = azureKeyNameTemplate
+        settings.azureEndpoint = azureEndpoint
+        settings.azureHSM = azureHSM
+        settings.azurePurgeDeleted = azurePurgeDeleted
+        settings.azureAuthorityHost = azureAuthorityHost
+        settings.azureManagedIdentityEndpoint = azureManagedIdentityEndpoint
+        settings.azureCAFile = azureCAFile
+        return settings
+    }
+
     public var resolvedIssuer: String {
         issuer.isEmpty ? "\(publicTLSCert.isEmpty ? "http" : "https")://\(publicListen)" : issuer
+    }
+
+    /// The public listener's HTTP/2 limits; nil when HTTP/2 is off. The header list, idle
+    /// and write bounds are HTTP/1.1's settings, so one setting bounds both protocols; a
+    /// stream's whole request gets what HTTP/1.1 allows a head and its body (header timeout
+    /// plus the 30 s body timeout).
+    public var publicHTTP2Limits: HTTP2Limits? {
+        guard publicHTTP2 else { return nil }
+        return HTTP2Limits(maxConcurrentStreams: http2MaxConcurrentStreams, maxHeaderListBytes: maxHeaderBytes,
+                           maxFrameBytes: http2MaxFrameBytes, streamWindowBytes: http2StreamWindowBytes,
+                           maxResetBurst: http2MaxResetBurst, resetsPerSecond: http2ResetsPerSecond,
+                           idleTimeout: idleTimeout, requestTimeout: headerTimeout + .seconds(30), writeTimeout: writeTimeout)
     }
 
     /// Whether control API callers may authenticate with client certificates.
@@ -201,6 +250,13 @@ public struct ServiceConfig: Sendable, Equatable {
         if maxHeaderBytes < 1024 { try fail("max-header-bytes must be at least 1024") }
         if maxBodyBytes < 1024 { try fail("max-body-bytes must be at least 1024") }
         if maxConnections < 1 { try fail("max-connections must be at least 1") }
+        if !(1...10_000).contains(http2MaxConcurrentStreams) { try fail("http2-max-concurrent-streams must be 1 to 10000") }
+        if !HTTP2Limits.frameBytesRange.contains(http2MaxFrameBytes) {
+            try fail("http2-max-frame-bytes must be 16384 to 16777215 (RFC 9113 SETTINGS_MAX_FRAME_SIZE)")
+        }
+        if !HTTP2Limits.windowBytesRange.contains(http2StreamWindowBytes) { try fail("http2-stream-window-bytes must be 1 to 2147483647") }
+        if http2MaxResetBurst < 1 { try fail("http2-max-reset-burst must be at least 1") }
+        if http2ResetsPerSecond < 0 { try fail("http2-resets-per-second must not be negative") }
         if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) {
             try fail("log-level must be one of trace, debug, info, notice, warning, error, critical")
         }

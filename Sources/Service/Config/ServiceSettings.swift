@@ -135,6 +135,12 @@ public enum ServiceSettings {
         duration("write-timeout", "Time allowed to write a response", \.writeTimeout),
         integer("max-connections", "Open connections per listener; more are refused at once", \.maxConnections),
         duration("shutdown-grace", "On SIGTERM, time allowed for in-flight requests", \.shutdownGrace),
+        flag("public-http2", "Serve HTTP/2 on the public listener too (ALPN h2 with TLS, h2c prior knowledge without): true or false", \.publicHTTP2),
+        integer("http2-max-concurrent-streams", "HTTP/2 streams one client may have open at once (RST_STREAM REFUSED_STREAM beyond)", \.http2MaxConcurrentStreams),
+        integer("http2-max-frame-bytes", "Largest HTTP/2 frame payload accepted (GOAWAY FRAME_SIZE_ERROR beyond)", \.http2MaxFrameBytes),
+        integer("http2-stream-window-bytes", "HTTP/2 receive window per stream (flow control)", \.http2StreamWindowBytes),
+        integer("http2-max-reset-burst", "RST_STREAM frames a client may send in a burst before GOAWAY (rapid reset)", \.http2MaxResetBurst),
+        integer("http2-resets-per-second", "Refill rate of the RST_STREAM allowance", \.http2ResetsPerSecond),
         string("aws-region", "AWS region of the KMS backend (else AWS_REGION, AWS_DEFAULT_REGION, profile)", \.awsRegion),
         string("aws-endpoint", "KMS endpoint override (else AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL)", \.awsEndpoint),
         string("aws-profile", "Shared config/credentials profile (else AWS_PROFILE)", \.awsProfile),
@@ -143,14 +149,7 @@ public enum ServiceSettings {
         string("gcp-project", "Google Cloud project of the Cloud KMS backend (required with gcp-kms)", \.gcpProject),
         string("gcp-location", "Cloud KMS location of the key ring (global, us-east1, europe…)", \.gcpLocation),
         string("gcp-key-ring", "Cloud KMS key ring id", \.gcpKeyRing),
-        ServiceSetting(name: "gcp-create-key-ring", help: "Create the key ring when absent (true) or require it to exist (false)",
-                       repeatable: false) { config, values in
-            switch values.last ?? "" {
-            case "true": config.gcpCreateKeyRing = true
-            case "false": config.gcpCreateKeyRing = false
-            case let text: throw ConfigError("gcp-create-key-ring: \"\(text)\" is not true or false")
-            }
-        },
+        flag("gcp-create-key-ring", "Create the key ring when absent (true) or require it to exist (false)", \.gcpCreateKeyRing),
         string("gcp-key-id-template", "Crypto key id per mint: {trust_domain}, {key_type}; a random suffix is appended", \.gcpKeyIDTemplate),
         string("gcp-endpoint", "Cloud KMS endpoint override (default https://cloudkms.googleapis.com)", \.gcpEndpoint),
         string("gcp-credentials-file", "Google credentials file (service_account or external_account) used instead of the standard chain", \.gcpCredentialsFile),

@@ -97,7 +97,7 @@ public final class KeycoordService: Sendable {
         }
         await publisher.start()
         let publicAddress = try server.listen(ListenAddress(parsing: config.publicListen), name: "public", router: publicRouter,
-                                              tls: Self.publicTLS(config))
+                                              tls: Self.publicTLS(config), http2: config.publicHTTP2Limits)
         let controlAddress = try server.listen(ListenAddress(parsing: config.controlListen), name: "control", router: controlRouter,
                                                tls: Self.controlTLS(config), unixSocketMode: mode_t(config.controlSocketMode))
         server.start()
@@ -107,6 +107,7 @@ public final class KeycoordService: Sendable {
             "control": .string(controlAddress.description), "store": .string(config.store.rawValue),
             "backend": .string(config.backend.rawValue), "control_token_file": .string(config.resolvedControlTokenFile),
             "public_tls": .stringConvertible(!config.publicTLSCert.isEmpty),
+            "public_http2": .stringConvertible(config.publicHTTP2),
             "control_tls": .string(config.usesControlMTLS ? "mutual" : (config.controlTLSCert.isEmpty ? "off" : "on")),
         ])
         return (publicAddress, controlAddress)
@@ -191,33 +192,7 @@ public final class KeycoordService: Sendable {
     }
 
     private static func makeBackend(_ config: ServiceConfig, logger: Logger) throws -> any KeyBackend {
-        switch config.backend {
-        case .disk:
-            return try DiskBackend(directory: config.resolvedKeysDir)
-        case .awsKMS:
-            var aws = AWSKMSConfig()
-            if !config.awsRegion.isEmpty { aws.region = config.awsRegion }
-            if !config.awsEndpoint.isEmpty { aws.endpoint = config.awsEndpoint }
-            if !config.awsProfile.isEmpty { aws.profile = config.awsProfile }
-            aws.aliasTemplate = config.awsAliasTemplate
-            aws.deletionWindowDays = config.awsDeletionWindowDays
-            return try AWSKMSBackend(config: aws)
-        case .gcpKMS:
-            let gcp = GCPKMSConfig(project: config.gcpProject, location: config.gcpLocation, keyRing: config.gcpKeyRing,
-                                   createKeyRing: config.gcpCreateKeyRing, keyIDTemplate: config.gcpKeyIDTemplate,
-                                   endpoint: config.gcpEndpoint.isEmpty ? nil : config.gcpEndpoint,
-                                   credentialsFile: config.gcpCredentialsFile.isEmpty ? nil : config.gcpCredentialsFile,
-                                   protectionLevel: config.gcpProtectionLevel)
-            return try GCPKMSBackend(config: gcp)
-        case .azureKeyVault:
-            func optional(_ text: String) -> String? { text.isEmpty ? nil : text }
-            let azure = AzureKeyVaultConfig(vaultURL: config.azureVaultURL, keyNameTemplate: config.azureKeyNameTemplate,
-                                            endpoint: optional(config.azureEndpoint), hsm: config.azureHSM,
-                                            purgeDeleted: config.azurePurgeDeleted, authorityHost: optional(config.azureAuthorityHost),
-                                            managedIdentityEndpoint: optional(config.azureManagedIdentityEndpoint),
-                                            caFile: optional(config.azureCAFile))
-            return try AzureKeyVaultBackend(config: azure)
-        }
+        try config.backendSettings.makeBackend()
     }
 }
 

@@ -19,13 +19,18 @@ public struct TLSConfiguration: Sendable, Equatable {
     /// PEM bundle of CAs that client certificates must chain to; needed unless `clientAuth` is `.none`.
     public var clientCAFile: String?
     public var clientAuth: ClientAuth
+    /// The application protocols offered in ALPN, most preferred first (the server's
+    /// preference decides, RFC 7301 §3.2). A client that offers none of them is refused with
+    /// the no_application_protocol alert; one that offers no ALPN at all speaks HTTP/1.1.
+    public var applicationProtocols: [String]
 
     public init(certificateChainFile: String, privateKeyFile: String, clientCAFile: String? = nil,
-                clientAuth: ClientAuth = .none) {
+                clientAuth: ClientAuth = .none, applicationProtocols: [String] = ["http/1.1"]) {
         self.certificateChainFile = certificateChainFile
         self.privateKeyFile = privateKeyFile
         self.clientCAFile = clientCAFile
         self.clientAuth = clientAuth
+        self.applicationProtocols = applicationProtocols
     }
 
     /// The files whose change triggers a reload.

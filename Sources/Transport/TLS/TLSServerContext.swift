@@ -1,4 +1,5 @@
 import COpenSSL
+import Synchronization
 
 /// One immutable OpenSSL `SSL_CTX` built from a `TLSConfiguration`'s files. Reloading builds
 /// a new one; connections hold a reference to the `SSL_CTX` through their `SSL` (OpenSSL
@@ -15,9 +16,6 @@ final class TLSServerContext: @unchecked Sendable {
         "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
         "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
     ].joined(separator: ":")
-
-    /// The ALPN protocol list we offer, in wire form: one length-prefixed name.
-    private static let alpnHTTP11 = ALPNList()
 
     init(_ configuration: TLSConfiguration) throws {
         ERR_clear_error()
@@ -54,7 +52,7 @@ final class TLSServerContext: @unchecked Sendable {
         // refuses resumed sessions.
         let sessionContext: [UInt8] = Array("keycoord".utf8)
         _ = SSL_CTX_set_session_id_context(ctx, sessionContext, UInt32(sessionContext.count))
-        SSL_CTX_set_alpn_select_cb(ctx, selectALPN, alpnHTTP11.arg)
+        SSL_CTX_set_alpn_select_cb(ctx, selectALPN, ALPNList.shared(configuration.applicationProtocols))
         switch configuration.clientAuth {
         case .none:
             SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
@@ -77,29 +75,57 @@ final class TLSServerContext: @unchecked Sendable {
     }
 }
 
-/// ALPN: choose http/1.1 when the client offers it; refuse the handshake when it offers
-/// only protocols we do not speak (RFC 7301 §3.2, no_application_protocol).
+/// ALPN: choose our most preferred protocol that the client offers; refuse the handshake
+/// when it offers only protocols we do not speak (RFC 7301 §3.2, no_application_protocol).
+/// `arg` is an `ALPNList.shared` buffer: a length byte, then the wire list.
 private func selectALPN(_ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                         _ outLength: UnsafeMutablePointer<UInt8>?, _ offered: UnsafePointer<UInt8>?,
                         _ offeredLength: UInt32, _ arg: UnsafeMutableRawPointer?) -> Int32 {
-    guard let arg, let out, let outLength else { return SSL_TLSEXT_ERR_NOACK }
-    let ours = arg.assumingMemoryBound(to: UInt8.self)
-    var selected: UnsafeMutablePointer<UInt8>?
-    let result = SSL_select_next_proto(&selected, outLength, ours, UInt32(ALPNList.wire.count), offered, offeredLength)
-    guard result == OPENSSL_NPN_NEGOTIATED, let selected else { return SSL_TLSEXT_ERR_ALERT_FATAL }
-    out.pointee = UnsafePointer(selected)
-    return SSL_TLSEXT_ERR_OK
+    guard let arg, let out, let outLength, let offered else { return SSL_TLSEXT_ERR_NOACK }
+    let ours = UnsafeRawBufferPointer(start: arg + 2, count: Int(arg.load(fromByteOffset: 0, as: UInt16.self)))
+    let theirs = UnsafeBufferPointer(start: offered, count: Int(offeredLength))
+    var index = 0
+    while index < ours.count {
+        let length = Int(ours[index])
+        let name = ours[(index + 1)..<(index + 1 + length)]
+        var offset = 0
+        while offset < theirs.count {
+            let theirLength = Int(theirs[offset])
+            guard offset + 1 + theirLength <= theirs.count else { break }
+            if theirLength == length, theirs[(offset + 1)..<(offset + 1 + length)].elementsEqual(name) {
+                out.pointee = offered + offset + 1
+                outLength.pointee = UInt8(length)
+                return SSL_TLSEXT_ERR_OK
+            }
+            offset += 1 + theirLength
+        }
+        index += 1 + length
+    }
+    return SSL_TLSEXT_ERR_ALERT_FATAL
 }
 
-/// The ALPN list in wire form, allocated once for the process (OpenSSL keeps pointers into it).
-private final class ALPNList: @unchecked Sendable {
-    // @unchecked: written once in init, read-only afterwards.
-    static let wire: [UInt8] = [8] + Array("http/1.1".utf8)
-    let arg: UnsafeMutableRawPointer
+/// ALPN lists in wire form, one allocation per distinct list for the process: OpenSSL keeps
+/// the pointer in every context built with it, and a context outlives its reloader while
+/// connections still use it, so the bytes are never freed.
+private enum ALPNList {
+    private static let cache = Mutex<[[String]: UInt]>([:])
 
-    init() {
-        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: Self.wire.count)
-        buffer.initialize(from: Self.wire, count: Self.wire.count)
-        arg = UnsafeMutableRawPointer(buffer)
+    /// A buffer holding the wire list's length (2 bytes) and the wire list.
+    static func shared(_ protocols: [String]) -> UnsafeMutableRawPointer {
+        let address = cache.withLock { cache in
+            if let address = cache[protocols] { return address }
+            var wire: [UInt8] = []
+            for name in protocols where !name.isEmpty && name.utf8.count < 256 {
+                wire.append(UInt8(name.utf8.count))
+                wire.append(contentsOf: name.utf8)
+            }
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: wire.count + 2, alignment: 2)
+            buffer.storeBytes(of: UInt16(wire.count), as: UInt16.self)
+            (buffer + 2).copyMemory(from: wire, byteCount: wire.count)
+            let address = UInt(bitPattern: buffer)
+            cache[protocols] = address
+            return address
+        }
+        return UnsafeMutableRawPointer(bitPattern: address)!
     }
 }

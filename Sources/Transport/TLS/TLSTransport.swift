@@ -27,6 +27,7 @@ final class TLSTransport: ConnectionTransport {
     /// Coalesces the output vectors so a response becomes one record, not one per vector.
     private var scratch: UnsafeMutableRawBufferPointer?
     private(set) var tlsPeer: TLSPeer?
+    private(set) var applicationProtocol: String?
 
     /// Largest plaintext of one TLS record (RFC 8446 §5.1).
     static let recordPlaintext = 16 * 1024
@@ -57,6 +58,7 @@ final class TLSTransport: ConnectionTransport {
     var extraInterest: UInt32 { blockedOn }
     var minimumReadSize: Int { Self.recordPlaintext }
     var handshakePending: Bool { !established }
+    var isSecure: Bool { true }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> TransportResult {
         blockedOn = 0
@@ -76,6 +78,17 @@ final class TLSTransport: ConnectionTransport {
             return total > 0 ? .bytes(total) : outcome
         }
         return .bytes(total)
+    }
+
+    func peek(into buffer: UnsafeMutableRawBufferPointer) -> TransportResult {
+        blockedOn = 0
+        if !established {
+            let result = handshake()
+            guard case .bytes = result else { return result }
+        }
+        var count = 0
+        if SSL_peek_ex(ssl, buffer.baseAddress, buffer.count, &count) == 1 { return .bytes(count) }
+        return failure(SSL_get_error(ssl, 0), wanting: EPOLLIN.rawValue)
     }
 
     func write(_ vectors: UnsafeMutableBufferPointer<iovec>) -> TransportResult {
@@ -115,6 +128,7 @@ final class TLSTransport: ConnectionTransport {
         established = true
         context.tlsHandshakes.wrappingSubtract(1, ordering: .relaxed)
         tlsPeer = Self.verifiedPeer(ssl)
+        applicationProtocol = Self.selectedProtocol(ssl)
         return .bytes(0)
     }
 
@@ -157,6 +171,14 @@ final class TLSTransport: ConnectionTransport {
             count += take
         }
         return UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+    }
+
+    private static func selectedProtocol(_ ssl: OpaquePointer) -> String? {
+        var name: UnsafePointer<UInt8>?
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(ssl, &name, &length)
+        guard let name, length > 0 else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: name, count: Int(length)), as: UTF8.self)
     }
 
     /// The client certificate, if one was sent and verified against the client CAs.

@@ -37,7 +37,6 @@ enum TestServer {
             guard let reactor = CurrentReactor.value else {
                 return HTTPServerResponse(status: .internalServerError, body: Array("no reactor".utf8))
             }
-            lastReactor.withLock { $0 = reactor }
             var pair: [Int32] = [0, 0]
             guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else {
                 return HTTPServerResponse(status: .internalServerError)
@@ -81,9 +80,6 @@ enum TestServer {
         await server.shutdown()
     }
 }
-
-/// The reactor the last `/on-loop` request ran on, to probe it after the server stopped.
-let lastReactor = Mutex<(any SocketReactor)?>(nil)
 
 /// Counts observer calls, for assertions.
 final class CountingObserver: HTTPServerObserver {

@@ -1,14 +1,19 @@
 // spirehost loads keycoord's KeyManager plugin the way SPIRE's catalog does: go-plugin's real
 // client (Debian's package, GOPATH mode), SPIRE's handshake for the KeyManager type, gRPC
 // over the socket the plugin announces; then it configures the plugin, generates an X.509 CA
-// key and verifies a SignData signature with Go's crypto. Prints "ok" on success.
+// key and verifies a SignData signature with Go's crypto. With a sidecar it also has the
+// JWT-Signer-A slot handed a shared key and verifies its signature, and verifies RSA
+// PKCS #1 v1.5 and PSS signatures (Go's salt-length conventions) with crypto/rsa.
+// Prints "ok" on success.
 //
-// Usage: spirehost PLUGIN KEYS_PATH
+// Usage: spirehost PLUGIN KEYS_PATH [CONTROL_URL TOKEN_FILE KEYS_DIR]
 package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
@@ -92,6 +97,11 @@ func main() {
 		fail("Init names %v", initResponse.PluginServiceNames)
 	}
 	hcl := fmt.Sprintf("control_url = \"unix:///run/keycoord/control.sock\"\ntoken_file = \"/t\"\nserver_id = \"go-host\"\nkeys_path = %q\n", os.Args[2])
+	withSidecar := len(os.Args) == 6
+	if withSidecar {
+		hcl = fmt.Sprintf("control_url = %q\ntoken_file = %q\nkeys_dir = %q\nserver_id = \"go-host\"\nkeys_path = %q\n",
+			os.Args[3], os.Args[4], os.Args[5], os.Args[2])
+	}
 	configure := &configv1.ConfigureRequest{CoreConfiguration: &configv1.CoreConfiguration{TrustDomain: "example.org"}, HclConfiguration: hcl}
 	if err := conn.Invoke(ctx, "/spire.service.common.config.v1.Config/Configure", configure, new(configv1.ConfigureResponse), grpc.ForceCodec(codec{})); err != nil {
 		fail("Configure: %v", err)
@@ -118,9 +128,61 @@ func main() {
 	if signed.KeyFingerprint != generated.PublicKey.Fingerprint {
 		fail("fingerprint %q, key's %q", signed.KeyFingerprint, generated.PublicKey.Fingerprint)
 	}
+	if withSidecar {
+		checkSidecar(ctx, conn)
+	}
 	client.Kill()
 	if !client.Exited() {
 		fail("the plugin did not exit after Kill")
 	}
 	fmt.Println("ok")
+}
+
+func invoke(ctx context.Context, conn *grpc.ClientConn, method string, request, response proto.Message) {
+	if err := conn.Invoke(ctx, "/spire.plugin.server.keymanager.v1.KeyManager/"+method, request, response, grpc.ForceCodec(codec{})); err != nil {
+		fail("%s: %v", method, err)
+	}
+}
+
+func sign(ctx context.Context, conn *grpc.ClientConn, id string, digest []byte, pss *keymanagerv1.SignDataRequest_PSSOptions) []byte {
+	request := &keymanagerv1.SignDataRequest{KeyId: id, Data: digest,
+		SignerOpts: &keymanagerv1.SignDataRequest_HashAlgorithm{HashAlgorithm: keymanagerv1.HashAlgorithm_SHA256}}
+	if pss != nil {
+		request.SignerOpts = &keymanagerv1.SignDataRequest_PssOptions{PssOptions: pss}
+	}
+	response := new(keymanagerv1.SignDataResponse)
+	invoke(ctx, conn, "SignData", request, response)
+	return response.Signature
+}
+
+// checkSidecar: a shared EC key for JWT-Signer-A, and a local RSA key signing PKCS #1 v1.5
+// and PSS as SPIRE's crypto.Signer asks (rsa.PSSSaltLengthAuto 0, EqualsHash -1).
+func checkSidecar(ctx context.Context, conn *grpc.ClientConn) {
+	digest := sha256.Sum256([]byte("a JWT-SVID signing input"))
+	shared := new(keymanagerv1.GenerateKeyResponse)
+	invoke(ctx, conn, "GenerateKey", &keymanagerv1.GenerateKeyRequest{KeyId: "JWT-Signer-A", KeyType: keymanagerv1.KeyType_EC_P256}, shared)
+	public, err := x509.ParsePKIXPublicKey(shared.PublicKey.PkixData)
+	if err != nil {
+		fail("shared pkix_data: %v", err)
+	}
+	if !ecdsa.VerifyASN1(public.(*ecdsa.PublicKey), digest[:], sign(ctx, conn, "JWT-Signer-A", digest[:], nil)) {
+		fail("the shared key's signature does not verify with ecdsa.VerifyASN1")
+	}
+	local := new(keymanagerv1.GenerateKeyResponse)
+	invoke(ctx, conn, "GenerateKey", &keymanagerv1.GenerateKeyRequest{KeyId: "x509-CA-B", KeyType: keymanagerv1.KeyType_RSA_2048}, local)
+	parsed, err := x509.ParsePKIXPublicKey(local.PublicKey.PkixData)
+	if err != nil {
+		fail("rsa pkix_data: %v", err)
+	}
+	rsaKey := parsed.(*rsa.PublicKey)
+	if err := rsa.VerifyPKCS1v15(rsaKey, crypto.SHA256, digest[:], sign(ctx, conn, "x509-CA-B", digest[:], nil)); err != nil {
+		fail("PKCS #1 v1.5: %v", err)
+	}
+	for _, salt := range []int{rsa.PSSSaltLengthAuto, rsa.PSSSaltLengthEqualsHash, 20} {
+		pss := &keymanagerv1.SignDataRequest_PSSOptions{SaltLength: int32(salt), HashAlgorithm: keymanagerv1.HashAlgorithm_SHA256}
+		options := &rsa.PSSOptions{SaltLength: salt, Hash: crypto.SHA256}
+		if err := rsa.VerifyPSS(rsaKey, crypto.SHA256, digest[:], sign(ctx, conn, "x509-CA-B", digest[:], pss), options); err != nil {
+			fail("PSS salt %d: %v", salt, err)
+		}
+	}
 }

@@ -4,45 +4,75 @@ import Foundation
 import Glibc
 #endif
 
-/// HTTPS/1.1 over OpenSSL for endpoints whose certificate chains to a CA the operator names
-/// (a private endpoint, a TLS-inspecting proxy): FoundationNetworking's URLSession on Linux
-/// always trusts the system bundle only and offers no way to add a CA. The CA file is
-/// trusted in addition to the system's roots; the peer's name (DNS name or IP address) is
-/// verified as usual, and TLS 1.2 is the minimum.
+/// TLS settings for `HTTPClient`'s own transport: CAs trusted besides the system's
+/// roots, and a client certificate for mutual TLS.
+public struct HTTPClientTLS: Sendable, Equatable {
+    public var caFile: String?
+    public var certificateFile: String?
+    public var keyFile: String?
+
+    public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil) {
+        self.caFile = caFile
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+    }
+}
+
+/// HTTP/1.1 on the project's own sockets, for what FoundationNetworking's URLSession
+/// cannot do on Linux: trust a CA the operator names (a private endpoint, a
+/// TLS-inspecting proxy), present a client certificate, or reach a unix socket (the
+/// sidecar's control API). HTTPS goes over OpenSSL: the CA file is trusted in addition to
+/// the system's roots, the peer's name (DNS name or IP address) is verified as usual, and
+/// TLS 1.2 is the minimum. `http://` URLs are plaintext; with `unixSocket` every request
+/// goes to that socket whatever the URL's host.
 ///
 /// One connection per exchange (`Connection: close`), run on a thread of its own so the
 /// blocking socket never holds a cooperative-pool thread. Bodies with `Content-Length`,
 /// chunked bodies and bodies that end with the connection are read.
-final class CustomCATransport: @unchecked Sendable {
+final class SocketHTTPTransport: @unchecked Sendable {
     // @unchecked: the SSL_CTX is configured in init and only read afterwards.
     private let context: OpaquePointer
-    let caFile: String
+    let unixSocket: String?
 
-    init(caFile: String) throws {
+    init(tls: HTTPClientTLS, unixSocket: String? = nil) throws {
         ERR_clear_error()
-        guard FileManager.default.isReadableFile(atPath: caFile) else {
+        self.unixSocket = unixSocket
+        let label = tls.caFile ?? tls.certificateFile ?? "TLS"
+        if let caFile = tls.caFile, !FileManager.default.isReadableFile(atPath: caFile) {
             throw HTTPClientError.transport(url: caFile, reason: "the CA file cannot be read")
         }
         guard let ctx = SSL_CTX_new(TLS_client_method()) else {
-            throw HTTPClientError.transport(url: caFile, reason: "SSL_CTX_new failed")
+            throw HTTPClientError.transport(url: label, reason: "SSL_CTX_new failed")
         }
-        guard kc_ssl_ctx_set_min_tls12(ctx) == 1, SSL_CTX_set_default_verify_paths(ctx) == 1,
-              SSL_CTX_load_verify_locations(ctx, caFile, nil) == 1 else {
+        guard kc_ssl_ctx_set_min_tls12(ctx) == 1, SSL_CTX_set_default_verify_paths(ctx) == 1 else {
+            let reason = Self.openSSLError()
+            SSL_CTX_free(ctx)
+            throw HTTPClientError.transport(url: label, reason: "TLS setup failed (\(reason))")
+        }
+        if let caFile = tls.caFile, SSL_CTX_load_verify_locations(ctx, caFile, nil) != 1 {
             let reason = Self.openSSLError()
             SSL_CTX_free(ctx)
             throw HTTPClientError.transport(url: caFile, reason: "the CA file holds no usable PEM certificate (\(reason))")
         }
+        if let certificate = tls.certificateFile {
+            guard let key = tls.keyFile, SSL_CTX_use_certificate_chain_file(ctx, certificate) == 1,
+                  SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1, SSL_CTX_check_private_key(ctx) == 1 else {
+                let reason = Self.openSSLError()
+                SSL_CTX_free(ctx)
+                throw HTTPClientError.transport(url: certificate, reason: "the client certificate or its key cannot be used (\(reason))")
+            }
+        }
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
         context = ctx
-        self.caFile = caFile
     }
 
     deinit { SSL_CTX_free(context) }
 
     /// One exchange within `timeout` seconds; `HTTPClientError` when no complete answer arrives.
     func send(_ request: HTTPClientRequest, timeout: TimeInterval, maxResponseBytes: Int) async throws -> HTTPClientResponse {
-        let exchange = CustomCAExchange(context: context, request: request, deadline: Date().addingTimeInterval(timeout),
-                                        timeout: timeout, limit: maxResponseBytes)
+        let exchange = SocketHTTPExchange(context: request.url.scheme == "https" ? context : nil, unixSocket: unixSocket,
+                                          request: request, deadline: Date().addingTimeInterval(timeout),
+                                          timeout: timeout, limit: maxResponseBytes)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 Thread { continuation.resume(with: Result { try exchange.run() }) }.start()
@@ -62,9 +92,10 @@ final class CustomCATransport: @unchecked Sendable {
     }
 }
 
-/// One request and its answer on one TLS connection.
-private final class CustomCAExchange: @unchecked Sendable {
-    private let context: OpaquePointer
+/// One request and its answer on one connection (TLS when `context` is set).
+private final class SocketHTTPExchange: @unchecked Sendable {
+    private let context: OpaquePointer?
+    private let unixSocket: String?
     private let request: HTTPClientRequest
     private let deadline: Date
     private let timeout: TimeInterval
@@ -74,8 +105,10 @@ private final class CustomCAExchange: @unchecked Sendable {
     private var socket: Int32 = -1
     private var cancelled = false
 
-    init(context: OpaquePointer, request: HTTPClientRequest, deadline: Date, timeout: TimeInterval, limit: Int) {
+    init(context: OpaquePointer?, unixSocket: String?, request: HTTPClientRequest, deadline: Date, timeout: TimeInterval,
+         limit: Int) {
         self.context = context
+        self.unixSocket = unixSocket
         self.request = request
         self.deadline = deadline
         self.timeout = timeout
@@ -94,8 +127,8 @@ private final class CustomCAExchange: @unchecked Sendable {
     func run() throws -> HTTPClientResponse {
         guard let host = request.url.host, !host.isEmpty else { throw fail("no host") }
         let bareHost = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
-        let port = request.url.port ?? 443
-        let fd = try connect(bareHost, port)
+        let port = request.url.port ?? (context == nil ? 80 : 443)
+        let fd = try unixSocket.map(connectUnix) ?? connect(bareHost, port)
         lock.lock()
         socket = fd
         let stop = cancelled
@@ -107,6 +140,11 @@ private final class CustomCAExchange: @unchecked Sendable {
             close(fd)
         }
         if stop { throw HTTPClientError.cancelled }
+        guard let context else {
+            let io = SocketIO.plain(fd)
+            try write(io, head() + request.body)
+            return try readResponse(io)
+        }
         guard let ssl = SSL_new(context) else { throw fail("SSL_new failed") }
         defer { SSL_free(ssl) }
         SSL_set_fd(ssl, fd)
@@ -120,12 +158,83 @@ private final class CustomCAExchange: @unchecked Sendable {
         }
         guard SSL_connect(ssl) == 1 else {
             let verify = SSL_get_verify_result(ssl)
-            let reason = verify == X509_V_OK ? CustomCATransport.openSSLError()
+            let reason = verify == X509_V_OK ? SocketHTTPTransport.openSSLError()
                 : String(cString: X509_verify_cert_error_string(verify))
             throw fail(timedOut() ? "TLS handshake timed out" : "TLS handshake failed: \(reason)")
         }
-        try write(ssl, head() + request.body)
-        return try readResponse(ssl)
+        let io = SocketIO.tls(ssl)
+        try write(io, head() + request.body)
+        return try readResponse(io)
+    }
+
+    /// The connection's byte stream, plain or through OpenSSL.
+    private enum SocketIO {
+        case plain(Int32)
+        case tls(OpaquePointer)
+
+        /// Bytes read (> 0), 0 at the end of the stream, nil on an error.
+        func read(_ buffer: inout [UInt8]) -> Int? {
+            switch self {
+            case .plain(let fd):
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                    if count >= 0 { return count }
+                    if errno != EINTR { return nil }
+                }
+            case .tls(let ssl):
+                let count = buffer.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
+                if count > 0 { return Int(count) }
+                let error = SSL_get_error(ssl, count)
+                if error == SSL_ERROR_ZERO_RETURN || (error == SSL_ERROR_SYSCALL && errno == 0) { return 0 }
+                return nil
+            }
+        }
+
+        /// Bytes written (> 0), nil on an error.
+        func write(_ bytes: ArraySlice<UInt8>) -> Int? {
+            switch self {
+            case .plain(let fd):
+                while true {
+                    let count = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    if count > 0 { return count }
+                    if count < 0 && errno == EINTR { continue }
+                    return nil
+                }
+            case .tls(let ssl):
+                let count = bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
+                return count > 0 ? Int(count) : nil
+            }
+        }
+
+        var lastError: String {
+            switch self {
+            case .plain: return String(cString: strerror(errno))
+            case .tls: return SocketHTTPTransport.openSSLError()
+            }
+        }
+    }
+
+    private func connectUnix(_ path: String) throws -> Int32 {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw fail("socket: \(String(cString: strerror(errno)))") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw fail("the socket path \(path) is too long")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        setTimeouts(fd)
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard result == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw fail("cannot connect to unix:\(path): \(reason)")
+        }
+        return fd
     }
 
     private func head() -> [UInt8] {
@@ -174,31 +283,30 @@ private final class CustomCAExchange: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    private func write(_ ssl: OpaquePointer, _ bytes: [UInt8]) throws {
+    private func write(_ io: SocketIO, _ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
-            guard written > 0 else { throw fail(timedOut() ? "write timed out" : "write failed: \(CustomCATransport.openSSLError())") }
-            offset += Int(written)
+            guard let written = io.write(bytes[offset...]) else {
+                throw fail(timedOut() ? "write timed out" : "write failed: \(io.lastError)")
+            }
+            offset += written
         }
     }
 
-    private func readResponse(_ ssl: OpaquePointer) throws -> HTTPClientResponse {
+    private func readResponse(_ io: SocketIO) throws -> HTTPClientResponse {
         var buffer: [UInt8] = []
         var ended = false
         var chunk = [UInt8](repeating: 0, count: 16384)
         func more() throws {
             guard !ended else { return }
             if timedOut() { throw HTTPClientError.timedOut(url: label, seconds: timeout) }
-            let count = chunk.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
-            if count > 0 {
-                buffer += chunk[0..<Int(count)]
+            if let count = io.read(&chunk) {
+                if count == 0 {
+                    ended = true
+                    return
+                }
+                buffer += chunk[0..<count]
                 if buffer.count > limit + 65536 { throw HTTPClientError.responseTooLarge(url: label, limit: limit) }
-                return
-            }
-            let error = SSL_get_error(ssl, count)
-            if error == SSL_ERROR_ZERO_RETURN || (error == SSL_ERROR_SYSCALL && errno == 0) {
-                ended = true
                 return
             }
             lock.lock()
@@ -206,7 +314,7 @@ private final class CustomCAExchange: @unchecked Sendable {
             lock.unlock()
             if stop { throw HTTPClientError.cancelled }
             if timedOut() || errno == EAGAIN { throw HTTPClientError.timedOut(url: label, seconds: timeout) }
-            throw fail("read failed: \(CustomCATransport.openSSLError())")
+            throw fail("read failed: \(io.lastError)")
         }
         let separator: [UInt8] = [13, 10, 13, 10]
         var headEnd: Int?
