@@ -15,18 +15,8 @@ sidecar=""
 cleanup() { [ -n "$sidecar" ] && kill "$sidecar" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-# The bench host, built like Tests/go/spirehost: GOPATH mode, stubs from proto/.
-gen="$work/src/keycoord.test"
-mkdir -p "$gen" "$work/src/signbench"
-maps=""
-for file in spire/plugin/server/keymanager/v1/keymanager.proto spire/service/common/config/v1/config.proto; do
-    maps="$maps,M$file=keycoord.test/$(dirname "$file")"
-done
-protoc -I"$root/proto" --go_out="$work/src" --go_opt="paths=import${maps}" \
-    spire/plugin/server/keymanager/v1/keymanager.proto spire/service/common/config/v1/config.proto
-cp "$root/bench/plugin/signbench/main.go" "$work/src/signbench/"
-export GOPATH="$work:/usr/share/gocode" GO111MODULE=off GOCACHE="${GOCACHE:-$HOME/.cache/keycoord/go-build}"
-(cd "$work/src/signbench" && go build -o "$work/signbench" .)
+# The bench host, built like Tests/go/spirehost (Debian's Go packages, GOPATH mode).
+"$root/Tests/go/build-host.sh" "$root/bench/plugin/signbench" "$work/signbench" "$work/go"
 
 state="$work/state"
 mkdir -p "$state"

@@ -10,12 +10,7 @@ import HTTP2
 /// `ServiceSettings` for the table and docs/configuration.md for the reference.
 public struct ServiceConfig: Sendable, Equatable {
     public enum StoreKind: String, Sendable, CaseIterable { case file, postgres }
-    public enum BackendKind: String, Sendable, CaseIterable {
-        case disk
-        case awsKMS = "aws-kms"
-        case gcpKMS = "gcp-kms"
-        case azureKeyVault = "azure-key-vault"
-    }
+    public typealias BackendKind = BackendSettings.Kind
     public enum LogFormat: String, Sendable, CaseIterable { case json, text }
 
     public var trustDomain = "example.org"
@@ -88,32 +83,9 @@ public struct ServiceConfig: Sendable, Equatable {
     public var http2MaxResetBurst = 200
     public var http2ResetsPerSecond = 33
 
-    public var awsRegion = ""
-    public var awsEndpoint = ""
-    public var awsProfile = ""
-    public var awsAliasTemplate = "alias/keycoord/{trust_domain}/{key_type}"
-    public var awsDeletionWindowDays = 30
-    /// GCP Cloud KMS backend: project (required), location, key ring and whether keycoord
-    /// may create it, crypto key id template, endpoint override, credentials file, protection level.
-    public var gcpProject = ""
-    public var gcpLocation = "global"
-    public var gcpKeyRing = "keycoord"
-    public var gcpCreateKeyRing = true
-    public var gcpKeyIDTemplate = "keycoord-{trust_domain}-{key_type}"
-    public var gcpEndpoint = ""
-    public var gcpCredentialsFile = ""
-    public var gcpProtectionLevel = "SOFTWARE"
-    /// Azure Key Vault backend: vault (or Managed HSM) URL (required), key name template,
-    /// endpoint override, HSM keys, purge after delete, Entra ID authority, managed
-    /// identity endpoint, extra CA file.
-    public var azureVaultURL = ""
-    public var azureKeyNameTemplate = "keycoord-{trust_domain}-{key_type}"
-    public var azureEndpoint = ""
-    public var azureHSM = false
-    public var azurePurgeDeleted = false
-    public var azureAuthorityHost = ""
-    public var azureManagedIdentityEndpoint = ""
-    public var azureCAFile = ""
+    /// The cloud backends' settings (AWS KMS, GCP Cloud KMS, Azure Key Vault), under the
+    /// names the SPIRE plugin shares; `backend` and `keysDir` decide the kind and directory.
+    public var cloud = BackendSettings(kind: .disk)
 
     public init() {}
 
@@ -130,29 +102,9 @@ public struct ServiceConfig: Sendable, Equatable {
 
     /// The backend settings, under the names the SPIRE plugin shares (`BackendSettings`).
     public var backendSettings: BackendSettings {
-        var settings = BackendSettings(kind: BackendSettings.Kind(rawValue: backend.rawValue) ?? .disk)
+        var settings = cloud
+        settings.kind = backend
         settings.keysDir = resolvedKeysDir
-        settings.awsRegion = awsRegion
-        settings.awsEndpoint = awsEndpoint
-        settings.awsProfile = awsProfile
-        settings.awsAliasTemplate = awsAliasTemplate
-        settings.awsDeletionWindowDays = awsDeletionWindowDays
-        settings.gcpProject = gcpProject
-        settings.gcpLocation = gcpLocation
-        settings.gcpKeyRing = gcpKeyRing
-        settings.gcpCreateKeyRing = gcpCreateKeyRing
-        settings.gcpKeyIDTemplate = gcpKeyIDTemplate
-        settings.gcpEndpoint = gcpEndpoint
-        settings.gcpCredentialsFile = gcpCredentialsFile
-        settings.gcpProtectionLevel = gcpProtectionLevel
-        settings.azureVaultURL = azureVaultURL
-        settings.azureKeyNameTemplate = azureKeyNameTemplate
-        settings.azureEndpoint = azureEndpoint
-        settings.azureHSM = azureHSM
-        settings.azurePurgeDeleted = azurePurgeDeleted
-        settings.azureAuthorityHost = azureAuthorityHost
-        settings.azureManagedIdentityEndpoint = azureManagedIdentityEndpoint
-        settings.azureCAFile = azureCAFile
         return settings
     }
 
@@ -217,12 +169,12 @@ public struct ServiceConfig: Sendable, Equatable {
         if !(1...256).contains(postgresPoolSize) { try fail("postgres-pool-size must be between 1 and 256") }
         if !(0...4096).contains(postgresLeaseSpares) { try fail("postgres-lease-spares must be between 0 and 4096") }
         if postgresIdleTimeout < .seconds(1) { try fail("postgres-idle-timeout must be at least 1s") }
-        if !(7...30).contains(awsDeletionWindowDays) { try fail("aws-deletion-window-days must be between 7 and 30") }
-        if backend == .gcpKMS && gcpProject.isEmpty { try fail("backend gcp-kms needs gcp-project (the Google Cloud project id)") }
-        if backend == .azureKeyVault && azureVaultURL.isEmpty {
+        if !(7...30).contains(cloud.awsDeletionWindowDays) { try fail("aws-deletion-window-days must be between 7 and 30") }
+        if backend == .gcpKMS && cloud.gcpProject.isEmpty { try fail("backend gcp-kms needs gcp-project (the Google Cloud project id)") }
+        if backend == .azureKeyVault && cloud.azureVaultURL.isEmpty {
             try fail("backend azure-key-vault needs azure-vault-url (https://NAME.vault.azure.net or a Managed HSM URL)")
         }
-        if !["SOFTWARE", "HSM"].contains(gcpProtectionLevel) { try fail("gcp-protection-level must be SOFTWARE or HSM") }
+        if !["SOFTWARE", "HSM"].contains(cloud.gcpProtectionLevel) { try fail("gcp-protection-level must be SOFTWARE or HSM") }
         if publicTLSCert.isEmpty != publicTLSKey.isEmpty {
             try fail("public-tls-cert and public-tls-key must be set together (got only \(publicTLSCert.isEmpty ? "public-tls-key" : "public-tls-cert"))")
         }

@@ -18,70 +18,25 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
-	"os/exec"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
-	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"keycoord.test/pluginhost"
 	keymanagerv1 "keycoord.test/spire/plugin/server/keymanager/v1"
 	configv1 "keycoord.test/spire/service/common/config/v1"
 	initv1 "keycoord.test/spire/service/private/init/v1"
 )
 
-// codec encodes with the protobuf API the stubs are generated for: Debian's grpc 1.33 would
-// otherwise use the older golang/protobuf 1.3 runtime, which cannot read these messages.
-type codec struct{}
+// fail and codec are pluginhost's, under the names the checks below use.
+var fail = pluginhost.Fail
 
-func (codec) Marshal(v interface{}) ([]byte, error) { return proto.Marshal(v.(proto.Message)) }
-func (codec) Unmarshal(data []byte, v interface{}) error {
-	return proto.Unmarshal(data, v.(proto.Message))
-}
-func (codec) Name() string { return "proto" }
-
-// keyManagerPlugin hands back the plugin's gRPC connection, as SPIRE's catalog does.
-type keyManagerPlugin struct {
-	goplugin.NetRPCUnsupportedPlugin
-}
-
-func (keyManagerPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {
-	return fmt.Errorf("host only")
-}
-
-func (keyManagerPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, conn *grpc.ClientConn) (interface{}, error) {
-	return conn, nil
-}
-
-func fail(format string, args ...interface{}) {
-	fmt.Fprintf(os.Stderr, "FAIL: "+format+"\n", args...)
-	os.Exit(1)
-}
+type codec = pluginhost.Codec
 
 func main() {
-	client := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig: goplugin.HandshakeConfig{
-			ProtocolVersion: 1, MagicCookieKey: "KeyManager", MagicCookieValue: "KeyManager",
-		},
-		Plugins:          map[string]goplugin.Plugin{"KeyManager": keyManagerPlugin{}},
-		Cmd:              exec.Command(os.Args[1]),
-		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           hclog.New(&hclog.LoggerOptions{Name: "spirehost", Output: os.Stderr, Level: hclog.Trace}),
-	})
-	defer client.Kill()
-	rpcClient, err := client.Client()
-	if err != nil {
-		fail("go-plugin client: %v", err)
-	}
-	if err := rpcClient.Ping(); err != nil {
-		fail("ping: %v", err)
-	}
-	raw, err := rpcClient.Dispense("KeyManager")
-	if err != nil {
-		fail("dispense: %v", err)
-	}
-	conn := raw.(*grpc.ClientConn)
+	client, conn := pluginhost.Start(os.Args[1], "spirehost", os.Stderr, hclog.Trace)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 

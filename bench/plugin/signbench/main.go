@@ -16,45 +16,23 @@ import (
 	"fmt"
 	"io/ioutil"
 	"os"
-	"os/exec"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
-	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 
+	"keycoord.test/pluginhost"
 	keymanagerv1 "keycoord.test/spire/plugin/server/keymanager/v1"
 	configv1 "keycoord.test/spire/service/common/config/v1"
 )
 
-type codec struct{}
+// fail and codec are pluginhost's, under the names the checks below use.
+var fail = pluginhost.Fail
 
-func (codec) Marshal(v interface{}) ([]byte, error) { return proto.Marshal(v.(proto.Message)) }
-func (codec) Unmarshal(data []byte, v interface{}) error {
-	return proto.Unmarshal(data, v.(proto.Message))
-}
-func (codec) Name() string { return "proto" }
-
-type keyManagerPlugin struct {
-	goplugin.NetRPCUnsupportedPlugin
-}
-
-func (keyManagerPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {
-	return fmt.Errorf("host only")
-}
-
-func (keyManagerPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, conn *grpc.ClientConn) (interface{}, error) {
-	return conn, nil
-}
-
-func fail(format string, args ...interface{}) {
-	fmt.Fprintf(os.Stderr, "FAIL: "+format+"\n", args...)
-	os.Exit(1)
-}
+type codec = pluginhost.Codec
 
 func main() {
 	if len(os.Args) != 8 {
@@ -62,25 +40,7 @@ func main() {
 	}
 	seconds, _ := strconv.ParseFloat(os.Args[6], 64)
 	concurrency, _ := strconv.Atoi(os.Args[7])
-	client := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig: goplugin.HandshakeConfig{
-			ProtocolVersion: 1, MagicCookieKey: "KeyManager", MagicCookieValue: "KeyManager",
-		},
-		Plugins:          map[string]goplugin.Plugin{"KeyManager": keyManagerPlugin{}},
-		Cmd:              exec.Command(os.Args[1]),
-		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           hclog.New(&hclog.LoggerOptions{Name: "signbench", Output: ioutil.Discard, Level: hclog.Error}),
-	})
-	defer client.Kill()
-	rpcClient, err := client.Client()
-	if err != nil {
-		fail("go-plugin client: %v", err)
-	}
-	raw, err := rpcClient.Dispense("KeyManager")
-	if err != nil {
-		fail("dispense: %v", err)
-	}
-	conn := raw.(*grpc.ClientConn)
+	client, conn := pluginhost.Start(os.Args[1], "signbench", ioutil.Discard, hclog.Error)
 	ctx := context.Background()
 	hcl := fmt.Sprintf("control_url = %q\ntoken_file = %q\nserver_id = \"bench\"\nkeys_dir = %q\nkeys_path = %q\n",
 		os.Args[2], os.Args[3], os.Args[4], os.Args[5])
