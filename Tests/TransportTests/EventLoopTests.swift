@@ -145,11 +145,13 @@ private final class HandingOver: LoopConnection {
 
     func handle(events: UInt32) {
         let window = UnsafeMutableRawBufferPointer(rebasing: loop.readBuffer[0..<4])
-        guard case .bytes(let count) = transport.peek(into: window), count == 4 else { return }
-        let next = Echoing(loop: loop, transport: transport, listener: listener,
-                           peeked: String(decoding: UnsafeRawBufferPointer(window), as: UTF8.self))
-        loop.replace(self, with: next)
-        next.handle(events: events)
+        // Fewer than four bytes so far: the next readiness event peeks again.
+        if case .bytes(let count) = transport.peek(into: window), count == 4 {
+            let next = Echoing(loop: loop, transport: transport, listener: listener,
+                               peeked: String(decoding: UnsafeRawBufferPointer(window), as: UTF8.self))
+            loop.replace(self, with: next)
+            next.handle(events: events)
+        }
     }
 
     func deadlineReached() {}
