@@ -6,11 +6,12 @@ import HTTPTypes
 import Transport
 
 /// The benchmark's floor: keycoord's HTTP server with nothing above it, answering GET /keys
-/// with a pre-rendered body — BODY_FILE's bytes (bench/http/run.sh passes the JWKS that
-/// `keycoord serve` answered, so both serve the same bytes), else a fixed JWKS of two EC
-/// P-256 keys (554 bytes). HTTP/1.1 and h2c (prior knowledge) on one port, as the public
-/// listener. Usage: HTTPBenchServer [ADDRESS [BODY_FILE]] (default 127.0.0.1:8080). Prints
-/// the bound address on stdout; SIGINT/SIGTERM shut it down gracefully.
+/// and GET /.well-known/jwks.json with a pre-rendered body — BODY_FILE's bytes
+/// (bench/http/run.sh passes the JWKS that `keycoord serve` answered, and its ETag, so the
+/// floor answers the same request with the same bytes and headers), else a fixed JWKS of two
+/// EC P-256 keys (554 bytes). HTTP/1.1 and h2c (prior knowledge) on one port, as the public
+/// listener. Usage: HTTPBenchServer [ADDRESS [BODY_FILE [ETAG]]] (default 127.0.0.1:8080).
+/// Prints the bound address on stdout; SIGINT/SIGTERM shut it down gracefully.
 @main
 struct BenchServer {
     static let jwks = """
@@ -52,9 +53,11 @@ struct BenchServer {
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         fields[.cacheControl] = "public, max-age=300"
+        if arguments.count > 2 { fields[.eTag] = arguments[arguments.startIndex + 2] }
         let keys = PrerenderedResponse(status: .ok, headerFields: fields, body: body)
         let router = Router()
         router.add(.get, "/keys", .sync { _ in .prerendered(keys) })
+        router.add(.get, "/.well-known/jwks.json", .sync { _ in .prerendered(keys) })
 
         var limits = ServerLimits()
         limits.maxConnections = 20_000

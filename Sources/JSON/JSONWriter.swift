@@ -34,7 +34,8 @@ indirect enum JSONNode {
             out += text
         case .object(let box):
             out += "{"
-            for (index, key) in box.members.keys.sorted(by: { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }).enumerated() {
+            // UTF-8 byte order is code point order.
+            for (index, key) in box.members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
                 if index > 0 { out += "," }
                 out += JSONText.quoted(key) + ":"
                 box.members[key]!.write(into: &out)

@@ -461,6 +461,33 @@ struct HTTPServerTests {
         #expect(completed.map(\.template) == [nil, "/v1/keys/{kid}", "/v1/keys/{kid}"])
     }
 
+    /// Each loop reports to a recorder of its own, asked for once per loop and listener and
+    /// called only from that loop's thread: what lets an observer count without shared
+    /// cache lines. Nothing is lost or reported twice.
+    @Test func eachLoopReportsToItsOwnRecorder() async throws {
+        let observer = RecorderObserver()
+        try await TestServer.run(observer: observer) { _, address in
+            try await blocking {
+                for _ in 0..<8 {
+                    let client = try RawHTTPClient(address)
+                    for _ in 0..<5 {
+                        try client.send(Self.get("/hello"))
+                        #expect(try client.readResponse().status == 200)
+                    }
+                }
+            }
+        }
+        let recorders = observer.recorders.withLock { $0 }
+        #expect(!recorders.isEmpty)
+        #expect(recorders.count <= ProcessInfo.processInfo.activeProcessorCount, "one recorder per loop at most")
+        #expect(recorders.allSatisfy { $0.listener == "public" })
+        let reports = recorders.map { $0.reports.withLock { $0 } }
+        #expect(reports.allSatisfy { $0.threads.count == 1 }, "a recorder is called from its loop's thread only")
+        #expect(reports.reduce(0) { $0 + $1.templates.count } == 40)
+        #expect(reports.flatMap(\.templates).allSatisfy { $0 == "/hello" })
+        #expect(observer.forwarded.withLock { $0 } == 0, "no report bypasses the loops' recorders")
+    }
+
     /// Mutated requests, abrupt closes and half-sent bodies on many connections: the server
     /// must neither crash nor keep a connection, and must keep serving.
     @Test func survivesGarbageAndAbruptCloses() async throws {

@@ -11,6 +11,8 @@ final class RFC3339Tests: XCTestCase {
             XCTAssertEqual(RFC3339.parse(RFC3339.format(date)), date)
         }
         XCTAssertEqual(RFC3339.format(Date(timeIntervalSince1970: 1.25), fractional: true), "1970-01-01T00:00:01.250Z")
+        XCTAssertEqual(RFC3339.format(Date(timeIntervalSince1970: 3_723.0075), fractional: true), "1970-01-01T01:02:03.007Z")
+        XCTAssertEqual(RFC3339.format(Date(timeIntervalSince1970: 253_402_300_800)), "10000-01-01T00:00:00Z")
     }
 
     func testOffsetsFractionsAndCase() {

@@ -6,7 +6,8 @@
 #              ensured through the control API), GET /.well-known/jwks.json with its metrics,
 #              ETag and headers as shipped; a second instance with public TLS for h2 over TLS.
 #   nginx      the same body file and the same Content-Type, Cache-Control and ETag.
-#   floor      HTTPBenchServer: keycoord's HTTP server alone, the same bytes prerendered.
+#   floor      HTTPBenchServer: keycoord's HTTP server alone, the same path, bytes and headers
+#              prerendered.
 # HTTP/1.1: `wrk -t2 -c<N> -d$DURATION --latency` for N in $CONNECTIONS; HTTP/2: `h2load`
 # (-c$H2_CLIENTS -m$H2_STREAMS, for $DURATION) over h2c (prior knowledge) and over TLS
 # (ALPN h2). $ROUNDS rounds, servers interleaved within each round; medians. Then (IDLE>0)
@@ -139,9 +140,10 @@ $(nginx_location "$WORK/keys-tls.json" "$(header etag "$WORK/keys-tls.json.head"
 }
 NGINX
 nginx -c "$WORK/nginx.conf" -p "$WORK" -g "daemon off; worker_rlimit_nofile 65536;" &
-"$BIN_DIR/HTTPBenchServer" "127.0.0.1:$FLOOR_PORT" "$WORK/keys.json" > "$WORK/floor.log" 2>&1 &
+"$BIN_DIR/HTTPBenchServer" "127.0.0.1:$FLOOR_PORT" "$WORK/keys.json" "$(header etag "$WORK/keys.json.head")" \
+    > "$WORK/floor.log" 2>&1 &
 wait_for "http://127.0.0.1:$NGINX_PORT$JWKS_PATH"
-wait_for "http://127.0.0.1:$FLOOR_PORT/keys"
+wait_for "http://127.0.0.1:$FLOOR_PORT$JWKS_PATH"
 
 # Same bytes everywhere, and the same ETag and Cache-Control where keycoord sends them.
 same() { # expected-file url [curl options…]
@@ -151,12 +153,15 @@ same() { # expected-file url [curl options…]
 same "$WORK/keys.json" "http://127.0.0.1:$NGINX_PORT$JWKS_PATH"
 same "$WORK/keys.json" "http://127.0.0.1:$NGINX_H2C$JWKS_PATH" --http2-prior-knowledge
 same "$WORK/keys.json" "http://127.0.0.1:$KC_PUBLIC$JWKS_PATH" --http2-prior-knowledge
-same "$WORK/keys.json" "http://127.0.0.1:$FLOOR_PORT/keys"
+same "$WORK/keys.json" "http://127.0.0.1:$FLOOR_PORT$JWKS_PATH"
 same "$WORK/keys-tls.json" "https://127.0.0.1:$NGINX_TLS$JWKS_PATH" --http2 --cacert "$WORK/tls.pem"
 curl -sf -D "$WORK/nginx.head" -o /dev/null "http://127.0.0.1:$NGINX_PORT$JWKS_PATH"
+curl -sf -D "$WORK/floor.head" -o /dev/null "http://127.0.0.1:$FLOOR_PORT$JWKS_PATH"
 for name in etag cache-control content-type; do
     [ "$(header "$name" "$WORK/nginx.head")" = "$(header "$name" "$WORK/keys.json.head")" ] \
         || { echo "nginx's $name differs from keycoord's" >&2; exit 1; }
+    [ "$(header "$name" "$WORK/floor.head")" = "$(header "$name" "$WORK/keys.json.head")" ] \
+        || { echo "the floor's $name differs from keycoord's" >&2; exit 1; }
 done
 
 # Resident memory in KiB of a process and its children (nginx workers): current and peak.
@@ -191,7 +196,7 @@ h1_url() {
     case $1 in
         keycoord) echo "http://127.0.0.1:$KC_PUBLIC$JWKS_PATH" ;;
         nginx) echo "http://127.0.0.1:$NGINX_PORT$JWKS_PATH" ;;
-        floor) echo "http://127.0.0.1:$FLOOR_PORT/keys" ;;
+        floor) echo "http://127.0.0.1:$FLOOR_PORT$JWKS_PATH" ;;
     esac
 }
 for conns in $CONNECTIONS; do
@@ -227,7 +232,7 @@ h2_url() {
     case $1 in
         h2c-keycoord) echo "http://127.0.0.1:$KC_PUBLIC$JWKS_PATH" ;;
         h2c-nginx) echo "http://127.0.0.1:$NGINX_H2C$JWKS_PATH" ;;
-        h2c-floor) echo "http://127.0.0.1:$FLOOR_PORT/keys" ;;
+        h2c-floor) echo "http://127.0.0.1:$FLOOR_PORT$JWKS_PATH" ;;
         tls-keycoord) echo "https://127.0.0.1:$KC_TLS$JWKS_PATH" ;;
         tls-nginx) echo "https://127.0.0.1:$NGINX_TLS$JWKS_PATH" ;;
     esac

@@ -19,7 +19,6 @@ final class RouterStream: HTTP2StreamReceiver {
     private var isHead = false
     /// Answered (or refused) already: further body bytes are dropped.
     private var answered = false
-    private var started: ContinuousClock.Instant?
 
     init(stream: HTTP2Stream, router: Router, context: ServerContext, loopState: HTTPLoopState) {
         self.stream = stream
@@ -67,8 +66,9 @@ final class RouterStream: HTTP2StreamReceiver {
         guard !answered, var request else { return }
         self.request = nil
         answered = true
-        let reply = Reply(stream: stream, isHead: isHead, observer: context.observer,
-                          started: context.observer == nil ? nil : ContinuousClock.now)
+        let recorder = loopState.recorder(of: context, listener: stream.listenerName)
+        let reply = Reply(stream: stream, isHead: isHead, recorder: recorder,
+                          started: recorder == nil ? nil : EventLoop.now())
         switch loopState.routes(of: router).route(&request) {
         case .handler(.sync(let body)):
             reply.send(body(request), method: request.method, template: request.routeTemplate)
@@ -92,7 +92,8 @@ final class RouterStream: HTTP2StreamReceiver {
 
     private func refuse(_ error: HTTPParseError, method: HTTPRequest.Method) {
         answered = true
-        let reply = Reply(stream: stream, isHead: isHead, observer: context.observer, started: nil)
+        let reply = Reply(stream: stream, isHead: isHead,
+                          recorder: loopState.recorder(of: context, listener: stream.listenerName), started: nil)
         reply.send(Problem.response(status: HTTPResponse.Status(code: error.status), type: error.slug,
                                     title: ResponseRenderer.defaultReason(error.status), detail: error.detail),
                    method: method, template: nil)
@@ -103,8 +104,10 @@ final class RouterStream: HTTP2StreamReceiver {
 private struct Reply: Sendable {
     let stream: HTTP2Stream
     let isHead: Bool
-    let observer: (any HTTPServerObserver)?
-    let started: ContinuousClock.Instant?
+    /// The stream's loop's recorder: `deliver` runs on that loop.
+    let recorder: (any HTTPRequestRecorder)?
+    /// `EventLoop.now()` when the request was complete; nil when nothing records it.
+    let started: UInt64?
 
     /// Sends `response` on the stream's loop: prerendered fields as they are, plus `date`;
     /// no body for HEAD, 204 and 304 (RFC 9110 §6.4.1), `content-length` as for GET.
@@ -127,8 +130,8 @@ private struct Reply: Sendable {
         let deliver: @Sendable () -> Void = {
             let date = loop.local { HTTPLoopState() }.currentDateValue()
             reply.stream.respond(status: code, fields: fields + [("date", date)], body: body)
-            reply.observer?.requestCompleted(listener: reply.stream.listenerName, method: method, routeTemplate: template,
-                                             status: code, duration: reply.started.map { ContinuousClock.now - $0 } ?? .zero)
+            reply.recorder?.requestCompleted(method: method, routeTemplate: template, status: code,
+                                             nanoseconds: reply.started.map { EventLoop.now() &- $0 } ?? 0)
         }
         if loop.inLoop { deliver() } else { loop.execute(deliver) }
     }

@@ -24,6 +24,8 @@ final class Connection: LoopConnection, @unchecked Sendable {
     private let limits: ServerLimits
     /// The route tables and Date line this connection's loop keeps for HTTP.
     private let loopState: HTTPLoopState
+    /// Where this loop reports answered requests on this listener; nil without an observer.
+    private let recorder: (any HTTPRequestRecorder)?
 
     /// Bytes of an incomplete request carried over between reads.
     private var carry: UnsafeMutableRawBufferPointer?
@@ -43,7 +45,7 @@ final class Connection: LoopConnection, @unchecked Sendable {
     private var slots: [Slot] = []
     /// Responses rendered but not yet reported to the observer: reported after the flush,
     /// so metrics bookkeeping is not on the client's wait.
-    private var completions: [(method: HTTPRequest.Method, template: String?, status: Int, duration: Duration)] = []
+    private var completions: [Completion] = []
     private var firstSequence: UInt64 = 0
     private var output = OutputQueue()
 
@@ -84,7 +86,16 @@ final class Connection: LoopConnection, @unchecked Sendable {
         var request: HTTPServerRequest
         var isHead: Bool
         var keepAlive: Bool
-        var started: ContinuousClock.Instant?
+        /// `EventLoop.now()` of the read that completed the head; nil when nothing records it.
+        var started: UInt64?
+    }
+
+    /// A rendered response, for the recorder once the bytes are flushed.
+    private struct Completion {
+        var method: HTTPRequest.Method
+        var template: String?
+        var status: Int
+        var nanoseconds: UInt64
     }
 
     private struct Slot {
@@ -95,7 +106,7 @@ final class Connection: LoopConnection, @unchecked Sendable {
         var interimContinue: Bool
         var method: HTTPRequest.Method
         var template: String?
-        var started: ContinuousClock.Instant?
+        var started: UInt64?
     }
 
     private static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
@@ -113,7 +124,9 @@ final class Connection: LoopConnection, @unchecked Sendable {
         self.remoteAddress = remoteAddress
         self.context = context
         self.limits = context.limits
-        self.loopState = loop.local { HTTPLoopState() }
+        let loopState = loop.local { HTTPLoopState() }
+        self.loopState = loopState
+        self.recorder = loopState.recorder(of: context, listener: listener.name)
         self.parser = RequestHeadParser(limits: context.limits.parserLimits)
         self.maxCarry = limits.maxRequestLineBytes + limits.maxHeaderBytes + 1024
         self.acceptedAt = acceptedAt
@@ -277,7 +290,7 @@ final class Connection: LoopConnection, @unchecked Sendable {
             localListener: listener.name, tlsPeer: transport.tlsPeer)
         let keepAlive = head.keepAlive && !context.isShuttingDown
         var next = PendingRequest(request: request, isHead: method == .head, keepAlive: keepAlive,
-                                  started: context.observer == nil ? nil : ContinuousClock.now)
+                                  started: recorder == nil ? nil : now)
         if !keepAlive { acceptingRequests = false }
 
         switch head.framing {
@@ -468,19 +481,21 @@ final class Connection: LoopConnection, @unchecked Sendable {
                 if sendBody { out.append(contentsOf: response.body) }
             }
         }
-        if context.observer != nil {
-            let duration = slot.started.map { ContinuousClock.now - $0 } ?? .zero
-            completions.append((slot.method, slot.template, response.status.code, duration))
+        if recorder != nil {
+            let elapsed = slot.started.map { EventLoop.now() &- $0 } ?? 0
+            completions.append(Completion(method: slot.method, template: slot.template, status: response.status.code,
+                                          nanoseconds: elapsed))
         }
     }
 
     private func reportCompletions() {
-        guard !completions.isEmpty, let observer = context.observer else { return }
-        for done in completions {
-            observer.requestCompleted(listener: listener.name, method: done.method, routeTemplate: done.template,
-                                      status: done.status, duration: done.duration)
+        guard let recorder else { return }
+        // Newest first: counts do not care, and popLast keeps the array's capacity without
+        // the generic range replacement `removeAll(keepingCapacity:)` costs per request.
+        while let done = completions.popLast() {
+            recorder.requestCompleted(method: done.method, routeTemplate: done.template, status: done.status,
+                                      nanoseconds: done.nanoseconds)
         }
-        completions.removeAll(keepingCapacity: true)
     }
 
     private func flush() {

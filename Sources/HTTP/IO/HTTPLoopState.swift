@@ -1,12 +1,30 @@
 import Transport
 
 /// What HTTP keeps per event loop (`EventLoop.local`): route table snapshots, so a request
-/// takes no router lock unless the routes changed, and the `Date` line, rendered once a
-/// second instead of once per response. Touched only on its loop's thread.
+/// takes no router lock unless the routes changed; the `Date` line, rendered once a
+/// second instead of once per response; and the observer's request recorder for each
+/// listener, so requests are counted in this loop's own shard. Touched only on its loop's
+/// thread.
 final class HTTPLoopState {
     private var date = DateHeaderCache()
     /// Route table snapshots by router, refreshed when a router's version changes.
     private var routeTables: [ObjectIdentifier: (version: Int, table: Router.Table)] = [:]
+    private var recorders: [RecorderKey: any HTTPRequestRecorder] = [:]
+
+    private struct RecorderKey: Hashable {
+        let server: ObjectIdentifier
+        let listener: String
+    }
+
+    /// This loop's recorder for requests on `listener`, nil when the server has no observer.
+    func recorder(of context: ServerContext, listener: String) -> (any HTTPRequestRecorder)? {
+        guard let observer = context.observer else { return nil }
+        let key = RecorderKey(server: ObjectIdentifier(context), listener: listener)
+        if let recorder = recorders[key] { return recorder }
+        let recorder = observer.requestRecorder(listener: listener)
+        recorders[key] = recorder
+        return recorder
+    }
 
     /// The routes of `router` as of now.
     func routes(of router: Router) -> Router.Table {

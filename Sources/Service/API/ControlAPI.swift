@@ -86,12 +86,13 @@ final class ControlAPI: Sendable {
                 response = ProblemMapper.response(for: error)
             }
             if let action {
-                let line: Logger.Metadata = [
+                let status = response.status.code
+                // Built inside the logger's autoclosure: only when the audit line is written.
+                audit.info("audit", metadata: ([
                     "action": .string(action), "caller": .string(callerID), "target": .string(target),
-                    "status": .stringConvertible(response.status.code), "request_id": .string(requestID),
+                    "status": .stringConvertible(status), "request_id": .string(requestID),
                     "remote": .string(request.remoteAddress),
-                ]
-                audit.info("audit", metadata: line.merging(details) { fixed, _ in fixed })
+                ] as Logger.Metadata).merging(details) { fixed, _ in fixed })
             }
             response.headerFields[.requestID] = requestID
             return response

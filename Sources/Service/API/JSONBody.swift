@@ -17,7 +17,9 @@ struct JSONBody {
     static func parse(_ request: HTTPServerRequest, allowed: Set<String>, allowEmpty: Bool = false) throws -> JSONBody {
         if !request.body.isEmpty {
             let declared = request.headerFields[.contentType] ?? ""
-            let media = declared.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            // The common exact spelling skips the parameter split and case folding.
+            let media = declared == "application/json" ? declared
+                : declared.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
             guard media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json")) else {
                 throw APIError.unsupportedMediaType(declared.isEmpty
                     ? "the body needs Content-Type: application/json"
@@ -50,11 +52,11 @@ struct JSONBody {
 
     /// A nested object, held to the same rule: members outside `allowed` are refused.
     init(_ members: [String: Any], allowed: Set<String>) throws {
-        let unknown = Set(members.keys).subtracting(allowed)
+        let unknown = members.keys.filter { !allowed.contains($0) }
         if !unknown.isEmpty {
             throw APIError.badRequest("unknown member(s) \(unknown.sorted().joined(separator: ", ")); allowed: \(allowed.sorted().joined(separator: ", "))")
         }
-        let nulls = members.filter { $0.value is JSONReader.Null }.keys.sorted()
+        let nulls = members.compactMap { $0.value is JSONReader.Null ? $0.key : nil }.sorted()
         if !nulls.isEmpty {
             throw APIError.badRequest("\(nulls.joined(separator: ", ")) must not be null; leave a member out to take its default")
         }

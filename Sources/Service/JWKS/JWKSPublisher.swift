@@ -98,10 +98,12 @@ final class JWKSPublisher: Sendable {
     /// Reads the registry once (so the first request already sees it), then follows it.
     func start() async {
         await refresh(force: true)
-        let loop = Task { [weak self] in
+        // Holds the publisher strongly until `stop()` cancels it: a weak reference would give
+        // the publisher a side table, and every retain of it on the JWKS request path would
+        // take the runtime's slow path.
+        let loop = Task { [self] in
             var lastFailure: String?
             while !Task.isCancelled {
-                guard let self else { return }
                 let after = self.rendered?.sequence ?? 0
                 do {
                     _ = try await self.store.waitForChange(trustDomain: self.config.trustDomain, after: after, timeout: .seconds(1))

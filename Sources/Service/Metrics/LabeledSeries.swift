@@ -2,7 +2,7 @@ import Synchronization
 
 /// The series of one labeled metric family, made on first use of a label set, for events
 /// that are not per request (connections, reloads, ensure outcomes): a lock around a
-/// dictionary is cheap at their rate. The request path uses `RouteMetrics` instead.
+/// dictionary is cheap at their rate. The request path uses `RequestSeries` instead.
 final class LabeledSeries<Metric: AnyObject & Sendable>: Sendable {
     private let names: [String]
     private let make: @Sendable ([(String, String)]) -> Metric

@@ -11,9 +11,8 @@ import Transport
 /// while tests give each service a registry of its own.
 ///
 /// keycoord's own series are made on the registry directly (not through the swift-metrics
-/// facade) so that each keeps its `# HELP` text, and each is resolved once: the request
-/// path finds its route's handles without a lock, a label allocation or a dictionary copy
-/// (`RouteMetrics`).
+/// facade) so that each keeps its `# HELP` text. The two request series are the exception:
+/// they are kept per event loop (`RequestSeries`) and appended to the registry's text.
 public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObserver {
     public let registry: PrometheusCollectorRegistry
 
@@ -23,13 +22,8 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
         .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
     ]
 
-    static let requestsTotal = "keycoord_http_requests_total"
-    static let requestsHelp = "HTTP requests answered, by listener, route, method and status."
-    static let requestDuration = "keycoord_http_request_duration_seconds"
-    static let requestDurationHelp = "Time from a complete request to its response, by listener and route."
-
-    /// Route handles by listener, built as requests first name them (`RouteTable`).
-    private let routes: RouteTable
+    /// The request series, a shard per event loop (`RequestSeries`).
+    private let requests: RequestSeries
 
     private let connectionsOpen: LabeledSeries<Gauge>
     private let connectionsRejected: LabeledSeries<Counter>
@@ -54,7 +48,7 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         let r = registry
-        routes = RouteTable(registry: registry)
+        requests = RequestSeries(buckets: Self.latencyBuckets)
         connectionsOpen = LabeledSeries(["listener"]) {
             r.gauge("keycoord_http_connections_open", labels: $0, help: "Open client connections, by listener.")
         }
@@ -121,14 +115,26 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
     }
 
     /// The text exposition format (version 0.0.4), as `GET /metrics` serves it.
-    public func render() -> [UInt8] { registry.emitToBuffer() }
+    public func render() -> [UInt8] {
+        var text = registry.emitToBuffer()
+        requests.render(into: &text)
+        return text
+    }
 
     // MARK: HTTPServerObserver
 
+    /// A request answered off the event loops' recorders (tests, embedders): counted in the
+    /// listener's shared shard.
     public func requestCompleted(listener: String, method: HTTPRequest.Method, routeTemplate: String?, status: Int, duration: Duration) {
-        let route = routes.route(listener: listener, method: method, template: routeTemplate)
-        route.counter(status: status).increment()
-        route.duration.record(duration)
+        let (seconds, attoseconds) = duration.components
+        let nanoseconds = max(0, seconds) &* 1_000_000_000 &+ max(0, attoseconds) / 1_000_000_000
+        requests.sharedShard(listener: listener).requestCompleted(method: method, routeTemplate: routeTemplate, status: status,
+                                                                  nanoseconds: UInt64(nanoseconds))
+    }
+
+    /// Each event loop's own shard for `listener`: what the server reports requests to.
+    public func requestRecorder(listener: String) -> any HTTPRequestRecorder {
+        requests.makeShard(listener: listener)
     }
 
     public func connectionOpened(listener: String) { connectionsOpen[listener].increment() }

@@ -19,6 +19,8 @@ final class HTTPEventObserver: HTTPServerObserver {
         metrics.requestCompleted(listener: listener, method: method, routeTemplate: routeTemplate, status: status, duration: duration)
     }
 
+    func requestRecorder(listener: String) -> any HTTPRequestRecorder { metrics.requestRecorder(listener: listener) }
+
     func connectionOpened(listener: String) { metrics.connectionOpened(listener: listener) }
     func connectionClosed(listener: String) { metrics.connectionClosed(listener: listener) }
     func connectionRejected(listener: String, reason: String) { metrics.connectionRejected(listener: listener, reason: reason) }

@@ -4,19 +4,44 @@ import Foundation
 /// formatter per call on Linux (hundreds of microseconds): every control response and
 /// every log line formats times, so this sits on hot paths.
 enum RFC3339 {
-    /// `2026-11-27T05:00:00Z`, or with `.123` milliseconds when `fractional`.
+    /// `2026-11-27T05:00:00Z`, or with `.123` milliseconds when `fractional`. Written into
+    /// one byte buffer: every lease answer formats two times.
     static func format(_ date: Date, fractional: Bool = false) -> String {
         let interval = date.timeIntervalSince1970
         var seconds = time_t(interval.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        var text = pad(Int(parts.tm_year) + 1900, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-" + pad(Int(parts.tm_mday), 2)
-        text += "T" + pad(Int(parts.tm_hour), 2) + ":" + pad(Int(parts.tm_min), 2) + ":" + pad(Int(parts.tm_sec), 2)
-        if fractional {
-            let millis = min(999, Int(((interval - interval.rounded(.down)) * 1000).rounded(.down)))
-            text += "." + pad(millis, 3)
+        let year = Int(parts.tm_year) + 1900
+        // RFC 3339 has four-digit years; one outside them is written as its number.
+        let yearText = (0...9999).contains(year) ? "" : String(year)
+        return String(unsafeUninitializedCapacity: 24 + yearText.utf8.count) { out in
+            var index = 0
+            func put(_ value: Int, _ width: Int) {
+                var divisor = 1
+                for _ in 1..<width { divisor *= 10 }
+                while divisor > 0 {
+                    out[index] = UInt8(ascii: "0") + UInt8(value / divisor % 10)
+                    index += 1
+                    divisor /= 10
+                }
+            }
+            func put(_ character: Unicode.Scalar) {
+                out[index] = UInt8(ascii: character)
+                index += 1
+            }
+            if yearText.isEmpty {
+                put(year, 4)
+            } else {
+                for byte in yearText.utf8 { out[index] = byte; index += 1 }
+            }
+            put("-"); put(Int(parts.tm_mon) + 1, 2); put("-"); put(Int(parts.tm_mday), 2)
+            put("T"); put(Int(parts.tm_hour), 2); put(":"); put(Int(parts.tm_min), 2); put(":"); put(Int(parts.tm_sec), 2)
+            if fractional {
+                put("."); put(min(999, Int(((interval - interval.rounded(.down)) * 1000).rounded(.down))), 3)
+            }
+            put("Z")
+            return index
         }
-        return text + "Z"
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` (`T` and `Z` in either case);
@@ -75,10 +100,5 @@ enum RFC3339 {
         gmtime_r(&seconds, &check)
         guard Int(check.tm_mday) == day, Int(check.tm_mon) == month - 1 else { return nil }
         return Date(timeIntervalSince1970: Double(seconds - offset) + fraction)
-    }
-
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 }

@@ -99,3 +99,42 @@ final class CountingObserver: HTTPServerObserver {
     func connectionClosed(listener: String) { counts.withLock { $0.closed += 1 } }
     func connectionRejected(listener: String, reason: String) { counts.withLock { $0.rejected.append(reason) } }
 }
+
+/// An observer with a recorder per loop and listener, recording which threads call each.
+final class RecorderObserver: HTTPServerObserver {
+    final class Recorder: HTTPRequestRecorder {
+        struct Reports {
+            var templates: [String?] = []
+            var threads: Set<UInt> = []
+        }
+
+        let listener: String
+        let reports = Mutex(Reports())
+
+        init(listener: String) { self.listener = listener }
+
+        func requestCompleted(method: HTTPRequest.Method, routeTemplate: String?, status: Int, nanoseconds: UInt64) {
+            reports.withLock {
+                $0.templates.append(routeTemplate)
+                $0.threads.insert(UInt(pthread_self()))
+            }
+        }
+    }
+
+    let recorders = Mutex<[Recorder]>([])
+    /// Reports that came through `requestCompleted(listener:…)` instead of a recorder.
+    let forwarded = Mutex(0)
+
+    func requestRecorder(listener: String) -> any HTTPRequestRecorder {
+        let recorder = Recorder(listener: listener)
+        recorders.withLock { $0.append(recorder) }
+        return recorder
+    }
+
+    func requestCompleted(listener: String, method: HTTPRequest.Method, routeTemplate: String?, status: Int, duration: Duration) {
+        forwarded.withLock { $0 += 1 }
+    }
+    func connectionOpened(listener: String) {}
+    func connectionClosed(listener: String) {}
+    func connectionRejected(listener: String, reason: String) {}
+}
