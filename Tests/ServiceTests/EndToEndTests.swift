@@ -171,6 +171,10 @@ final class EndToEndTests: XCTestCase {
 
         let other = try client.request("GET", "/keys", headers: [("If-None-Match", "\"something-else\", W/\(etag)")])
         XCTAssertEqual(other.status, 304, "weak comparison applies to If-None-Match")
+        let repeated = try client.request("GET", "/keys", headers: [("If-None-Match", "\"a\""), ("If-None-Match", etag)])
+        XCTAssertEqual(repeated.status, 304, "repeated If-None-Match fields are one list")
+        let stale = try client.request("GET", "/keys", headers: [("If-None-Match", "\"a\", \"b\"")])
+        XCTAssertEqual(stale.status, 200, "no tag matches")
 
         let head = try client.request("HEAD", "/keys")
         XCTAssertEqual(head.status, 200)

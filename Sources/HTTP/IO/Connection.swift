@@ -43,9 +43,6 @@ final class Connection: LoopConnection, @unchecked Sendable {
 
     /// Responses not yet rendered, oldest first; `firstSequence` numbers `slots[0]`.
     private var slots: [Slot] = []
-    /// Responses rendered but not yet reported to the observer: reported after the flush,
-    /// so metrics bookkeeping is not on the client's wait.
-    private var completions: [Completion] = []
     private var firstSequence: UInt64 = 0
     private var output = OutputQueue()
 
@@ -88,14 +85,6 @@ final class Connection: LoopConnection, @unchecked Sendable {
         var keepAlive: Bool
         /// `EventLoop.now()` of the read that completed the head; nil when nothing records it.
         var started: UInt64?
-    }
-
-    /// A rendered response, for the recorder once the bytes are flushed.
-    private struct Completion {
-        var method: HTTPRequest.Method
-        var template: String?
-        var status: Int
-        var nanoseconds: UInt64
     }
 
     private struct Slot {
@@ -481,20 +470,11 @@ final class Connection: LoopConnection, @unchecked Sendable {
                 if sendBody { out.append(contentsOf: response.body) }
             }
         }
-        if recorder != nil {
-            let elapsed = slot.started.map { EventLoop.now() &- $0 } ?? 0
-            completions.append(Completion(method: slot.method, template: slot.template, status: response.status.code,
-                                          nanoseconds: elapsed))
-        }
-    }
-
-    private func reportCompletions() {
-        guard let recorder else { return }
-        // Newest first: counts do not care, and popLast keeps the array's capacity without
-        // the generic range replacement `removeAll(keepingCapacity:)` costs per request.
-        while let done = completions.popLast() {
-            recorder.requestCompleted(method: done.method, routeTemplate: done.template, status: done.status,
-                                      nanoseconds: done.nanoseconds)
+        // Counted as it is queued: the loop's own shard costs a few atomic adds, less than
+        // keeping the answer aside to count after the flush.
+        if let recorder {
+            recorder.requestCompleted(method: slot.method, routeTemplate: slot.template, status: response.status.code,
+                                      nanoseconds: slot.started.map { EventLoop.now() &- $0 } ?? 0)
         }
     }
 
@@ -517,7 +497,6 @@ final class Connection: LoopConnection, @unchecked Sendable {
     private func afterEvent() {
         guard !isClosed else { return }
         flush()
-        reportCompletions()
         guard !isClosed else { return }
         if output.isEmpty && slots.isEmpty {
             if closeWhenFlushed && !draining {
@@ -575,7 +554,6 @@ final class Connection: LoopConnection, @unchecked Sendable {
         guard !isClosed else { return }
         isClosed = true
         deadline = UInt64.max
-        reportCompletions()
         releaseCarry()
         output.reset()
         slots.removeAll()

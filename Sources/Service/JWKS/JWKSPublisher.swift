@@ -220,8 +220,10 @@ final class JWKSPublisher: Sendable {
     /// `If-None-Match` names the current ETag. 503 before the registry was ever read.
     func jwksResponse(_ request: HTTPServerRequest) -> HTTPServerResponse {
         guard let rendered else { return Self.notReady }
-        if let condition = request.headerFields[.ifNoneMatch], ETagMatch.matches(condition, etag: rendered.etag) {
-            return .prerendered(rendered.notModified)
+        // A walk over the few fields a scraper sends, instead of `HTTPFields`' subscript
+        // (which joins repeated fields into a new string on every request).
+        for field in request.headerFields where field.name == .ifNoneMatch {
+            if ETagMatch.matches(field.value, etag: rendered.etag) { return .prerendered(rendered.notModified) }
         }
         return .prerendered(rendered.ok)
     }
