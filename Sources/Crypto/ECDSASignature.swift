@@ -5,6 +5,31 @@ import COpenSSL
 public enum ECDSASignature {
     /// Converts a DER `ECDSA-Sig-Value` to r‖s with `size`-byte halves. Trailing bytes are refused.
     public static func raw(fromDER der: [UInt8], coordinateSize size: Int) throws -> [UInt8] {
+        try withParsed(der, coordinateSize: size) { r, s in
+            var out = [UInt8](repeating: 0, count: size * 2)
+            let ok = out.withUnsafeMutableBufferPointer { buffer in
+                BN_bn2binpad(r, buffer.baseAddress, Int32(size)) == Int32(size)
+                    && BN_bn2binpad(s, buffer.baseAddress! + size, Int32(size)) == Int32(size)
+            }
+            guard ok else { throw CryptoError("ECDSA signature does not fit \(size)-byte coordinates") }
+            return out
+        }
+    }
+
+    /// Checks that `der` is one DER `ECDSA-Sig-Value` whose r and s fit `size`-byte
+    /// coordinates, without converting it: what a caller that wants DER accepts.
+    public static func checkDER(_ der: [UInt8], coordinateSize size: Int) throws {
+        try withParsed(der, coordinateSize: size) { r, s in
+            // BN_num_bytes is a C macro over BN_num_bits.
+            guard (BN_num_bits(r) + 7) / 8 <= Int32(size), (BN_num_bits(s) + 7) / 8 <= Int32(size) else {
+                throw CryptoError("ECDSA signature does not fit \(size)-byte coordinates")
+            }
+        }
+    }
+
+    /// Parses `der` (all of it) and hands its r and s to `body`.
+    private static func withParsed<T>(_ der: [UInt8], coordinateSize size: Int,
+                                      _ body: (OpaquePointer?, OpaquePointer?) throws -> T) throws -> T {
         guard size > 0 else { throw CryptoError("coordinate size must be positive") }
         var consumed = 0
         let sig: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
@@ -19,13 +44,7 @@ public enum ECDSASignature {
         var r: OpaquePointer?
         var s: OpaquePointer?
         ECDSA_SIG_get0(sig, &r, &s)
-        var out = [UInt8](repeating: 0, count: size * 2)
-        let ok = out.withUnsafeMutableBufferPointer { buffer in
-            BN_bn2binpad(r, buffer.baseAddress, Int32(size)) == Int32(size)
-                && BN_bn2binpad(s, buffer.baseAddress! + size, Int32(size)) == Int32(size)
-        }
-        guard ok else { throw CryptoError("ECDSA signature does not fit \(size)-byte coordinates") }
-        return out
+        return try body(r, s)
     }
 
     /// Converts JOSE's r‖s (two equal halves) to a DER `ECDSA-Sig-Value`.

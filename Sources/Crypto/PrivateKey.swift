@@ -101,10 +101,12 @@ public final class PrivateKey: @unchecked Sendable {
         } else if scheme.pss != nil {
             throw CryptoError("RSA-PSS needs an RSA key, not \(algorithm)")
         }
-        var length = 0
-        guard EVP_PKEY_sign(ctx, nil, &length, digest, digest.count) == 1 else { throw CryptoError.openSSL("EVP_PKEY_sign") }
+        // The key's largest signature bounds every one: no sizing call to OpenSSL first.
+        var length = Int(EVP_PKEY_get_size(pkey))
+        guard length > 0 else { throw CryptoError.openSSL("EVP_PKEY_get_size") }
         var out = [UInt8](repeating: 0, count: length)
         guard EVP_PKEY_sign(ctx, &out, &length, digest, digest.count) == 1 else { throw CryptoError.openSSL("EVP_PKEY_sign") }
-        return Array(out.prefix(length))
+        out.removeLast(out.count - length)
+        return out
     }
 }

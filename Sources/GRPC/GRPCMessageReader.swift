@@ -43,6 +43,10 @@ struct GRPCMessageReader {
     /// One message in wire form.
     static func frame(_ message: [UInt8]) -> [UInt8] {
         let length = UInt32(message.count)
-        return [0, UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)] + message
+        var framed: [UInt8] = []
+        framed.reserveCapacity(5 + message.count)
+        framed += [0, UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+        framed += message
+        return framed
     }
 }

@@ -1,28 +1,27 @@
 /// One method a `GRPCServer` serves, on serialized messages (the protobuf layer above turns
-/// them into typed values). Every shape is a body that reads the request messages and writes
-/// the response messages; ending normally is status OK, throwing a `GRPCStatus` is that status.
+/// them into typed values). Ending normally is status OK, throwing a `GRPCStatus` is that status.
 public struct GRPCMethod: Sendable {
-    let body: @Sendable (GRPCRequestMessages, GRPCResponseWriter) async throws -> Void
+    enum Shape: Sendable {
+        /// One request message in, one response message out: the call collects the request
+        /// on the loop and answers header block, message and status in one hand-over.
+        case unary(@Sendable ([UInt8]) async throws -> [UInt8])
+        /// A body that reads the request messages and writes the response messages.
+        case streaming(@Sendable (GRPCRequestMessages, GRPCResponseWriter) async throws -> Void)
+    }
+
+    let shape: Shape
 
     /// Any streaming shape: client, server or bidirectional.
     public static func streaming(
         _ body: @escaping @Sendable (GRPCRequestMessages, GRPCResponseWriter) async throws -> Void
     ) -> GRPCMethod {
-        GRPCMethod(body: body)
+        GRPCMethod(shape: .streaming(body))
     }
 
-    /// One request message, one response message.
+    /// One request message, one response message. A request without a message, or with
+    /// more than one, ends the call with INTERNAL before the body runs.
     public static func unary(_ body: @escaping @Sendable ([UInt8]) async throws -> [UInt8]) -> GRPCMethod {
-        GRPCMethod { requests, writer in
-            var iterator = requests.makeAsyncIterator()
-            guard let request = try await iterator.next() else {
-                throw GRPCStatus(.internal, "the request carried no message")
-            }
-            guard try await iterator.next() == nil else {
-                throw GRPCStatus(.internal, "a unary request carried more than one message")
-            }
-            writer.send(try await body(request))
-        }
+        GRPCMethod(shape: .unary(body))
     }
 }
 

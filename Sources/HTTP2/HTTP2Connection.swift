@@ -31,6 +31,8 @@ final class HTTP2Connection: LoopConnection, @unchecked Sendable {
     /// True inside `nghttp2_session_mem_recv`: answers given synchronously from a callback
     /// are submitted at once but sent after the call returns (nghttp2 forbids `mem_send` there).
     private var receiving = false
+    /// `afterEvent` is due before the loop next waits (`perform`).
+    private var flushScheduled = false
     private var isClosed = false
     private var goingAway = false
     /// nghttp2 gave up on the connection: close once its last bytes are out.
@@ -135,18 +137,29 @@ final class HTTP2Connection: LoopConnection, @unchecked Sendable {
         }
     }
 
-    /// Runs `body` on the loop's thread (now, when already there) and sends what it queued.
+    /// Runs `body` on the loop's thread (now, when already there) and sends what it queued
+    /// before the loop next waits: the answers of all streams that finished in one wakeup
+    /// leave in one write.
     func perform(_ body: @escaping @Sendable (HTTP2Connection) -> Void) {
         if loop.inLoop {
             guard !isClosed else { return }
             body(self)
-            if !receiving { afterEvent() }
+            if !receiving { flushBeforeWaiting() }
         } else {
             loop.execute { [self] in
                 guard !isClosed else { return }
                 body(self)
-                afterEvent()
+                flushBeforeWaiting()
             }
+        }
+    }
+
+    private func flushBeforeWaiting() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        loop.beforeWaiting { [self] in
+            flushScheduled = false
+            afterEvent()
         }
     }
 
@@ -218,12 +231,15 @@ final class HTTP2Connection: LoopConnection, @unchecked Sendable {
         }
     }
 
-    /// A whole response at once: header block, body (none for an empty one) and the end.
-    func respond(stream id: Int32, status: Int, fields: [(name: String, value: String)], body: [UInt8]) {
+    /// A whole response at once: header block, body (none for an empty one), trailers (a
+    /// trailing header block, when there are any) and the end.
+    func respond(stream id: Int32, status: Int, fields: [(name: String, value: String)], body: [UInt8],
+                 trailers: [(name: String, value: String)]) {
         guard let state = streams[id], !state.responseStarted, !state.done else { return }
-        if body.isEmpty { return sendHeaders(stream: id, status: status, fields: fields, endStream: true) }
+        if body.isEmpty && trailers.isEmpty { return sendHeaders(stream: id, status: status, fields: fields, endStream: true) }
         state.pending = body
         state.finished = true
+        state.trailers = trailers
         sendHeaders(stream: id, status: status, fields: fields, endStream: false)
     }
 

@@ -45,11 +45,13 @@ public final class HTTP2Stream: Sendable {
         connection.perform { $0.sendHeaders(stream: id, status: status, fields: fields, endStream: endStream) }
     }
 
-    /// Sends a whole response: the header block, `body` (nothing for an empty one) and the
-    /// end of the stream, in one hand-over to the loop.
-    public func respond(status: Int, fields: [(name: String, value: String)], body: [UInt8]) {
+    /// Sends a whole response: the header block, `body` (nothing for an empty one), the
+    /// `trailers` in a trailing header block (none when empty) and the end of the stream, in
+    /// one hand-over to the loop.
+    public func respond(status: Int, fields: [(name: String, value: String)], body: [UInt8],
+                        trailers: [(name: String, value: String)] = []) {
         let id = self.id
-        connection.perform { $0.respond(stream: id, status: status, fields: fields, body: body) }
+        connection.perform { $0.respond(stream: id, status: status, fields: fields, body: body, trailers: trailers) }
     }
 
     /// Queues body bytes after the header block; flow control decides when they leave.

@@ -11,10 +11,13 @@ struct SharedSlot: Codable, Sendable, Equatable {
     var backend: String
     var backendRef: String
     /// DER SubjectPublicKeyInfo, base64 in the file.
-    var publicKey: [UInt8]
+    let publicKey: [UInt8]
     /// When keycoord retires the key from signing; SPIRE must have moved on by then.
     var notAfter: Date
     var assignedAt: Date
+    /// Hex SHA-256 of the DER SubjectPublicKeyInfo, like the local keys' fingerprints;
+    /// worked out once, as every SignData answer carries it. Not stored in the file.
+    let fingerprint: String
 
     enum CodingKeys: String, CodingKey {
         case kid, backend
@@ -30,6 +33,7 @@ struct SharedSlot: Codable, Sendable, Equatable {
         publicKey = key.publicKey
         notAfter = key.notAfter
         self.assignedAt = assignedAt
+        fingerprint = Self.fingerprint(key.publicKey)
     }
 
     init(from decoder: any Decoder) throws {
@@ -42,6 +46,7 @@ struct SharedSlot: Codable, Sendable, Equatable {
             throw DecodingError.dataCorruptedError(forKey: .publicKey, in: container, debugDescription: "not base64")
         }
         publicKey = der
+        fingerprint = Self.fingerprint(der)
         notAfter = Date(timeIntervalSince1970: try container.decode(Double.self, forKey: .notAfter))
         assignedAt = Date(timeIntervalSince1970: try container.decode(Double.self, forKey: .assignedAt))
     }
@@ -57,6 +62,5 @@ struct SharedSlot: Codable, Sendable, Equatable {
         try container.encode(assignedAt.timeIntervalSince1970, forKey: .assignedAt)
     }
 
-    /// Hex SHA-256 of the DER SubjectPublicKeyInfo, like the local keys' fingerprints.
-    var fingerprint: String { Hex.encode(Digest.sha256(publicKey)) }
+    private static func fingerprint(_ publicKey: [UInt8]) -> String { Hex.encode(Digest.sha256(publicKey)) }
 }

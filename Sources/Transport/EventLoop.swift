@@ -37,6 +37,9 @@ public final class EventLoop: @unchecked Sendable {
     /// Task jobs enqueued from the loop's own thread; they run before the next `epoll_wait`
     /// without a wakeup.
     private var localJobs: [UnownedJob] = []
+    /// Work to do once the jobs, tasks and events at hand are done, before the loop waits
+    /// again (`beforeWaiting`).
+    private var pendingFlushes: [() -> Void] = []
     /// Tasks waiting for a foreign socket (a PostgreSQL connection) to become readable.
     private var watchers: [Int32: UnsafeContinuation<Bool, Never>] = [:]
     /// Foreign sockets this loop's epoll may still hold, disarmed (`EPOLLONESHOT`): the next
@@ -129,6 +132,7 @@ public final class EventLoop: @unchecked Sendable {
         nextSweep = Self.now() + context.sweepNanoseconds
         while running {
             runLocalJobs()
+            runFlushes()
             let now = Self.now()
             var timeout = nextSweep > now ? Int32(min((nextSweep - now) / 1_000_000 + 1, 1000)) : 0
             if !localJobs.isEmpty { timeout = 0 }
@@ -167,6 +171,7 @@ public final class EventLoop: @unchecked Sendable {
         }
         for task in leftovers { task() }
         runLocalJobs()
+        runFlushes()
         let waiting = watchers
         watchers.removeAll()
         for (fd, waiter) in waiting {
@@ -197,6 +202,21 @@ public final class EventLoop: @unchecked Sendable {
             localJobs.removeAll(keepingCapacity: true)
             for job in jobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
             rounds += 1
+        }
+    }
+
+    /// Runs `body` on the loop's thread once the jobs, tasks and events at hand are done,
+    /// before the loop next waits; loop thread only. A connection that several tasks
+    /// answered in one wakeup uses it to write all the answers with one send.
+    public func beforeWaiting(_ body: @escaping () -> Void) {
+        pendingFlushes.append(body)
+    }
+
+    private func runFlushes() {
+        while !pendingFlushes.isEmpty {
+            let flushes = pendingFlushes
+            pendingFlushes.removeAll(keepingCapacity: true)
+            for flush in flushes { flush() }
         }
     }
 

@@ -85,6 +85,22 @@ import Testing
         #expect(throws: CryptoError.self) { try ECDSASignature.raw(fromDER: wide, coordinateSize: 32) }
     }
 
+    /// What a caller that wants DER accepts as it is: one signature, coordinates that fit.
+    @Test func derCheckRefusesWhatTheConversionRefuses() throws {
+        var raw = [UInt8](repeating: 0, count: 64)
+        raw[31] = 1
+        raw[33] = 0x7F
+        let der = try ECDSASignature.der(fromRaw: raw)
+        try ECDSASignature.checkDER(der, coordinateSize: 32)
+        let signed = try PrivateKey.generate(.ecP384).sign(digest: Digest.sha384([1]), hash: .sha384)
+        try ECDSASignature.checkDER(signed, coordinateSize: 48)
+        #expect(throws: CryptoError.self) { try ECDSASignature.checkDER(der + [0], coordinateSize: 32) }
+        #expect(throws: CryptoError.self) { try ECDSASignature.checkDER([0x30, 0x01], coordinateSize: 32) }
+        #expect(throws: CryptoError.self) { try ECDSASignature.checkDER([], coordinateSize: 32) }
+        let wide = try ECDSASignature.der(fromRaw: [UInt8](repeating: 0xFF, count: 96))
+        #expect(throws: CryptoError.self) { try ECDSASignature.checkDER(wide, coordinateSize: 32) }
+    }
+
     @Test func digestsMatchKnownVectors() {
         #expect(Hex.encode(Digest.sha1(Array("abc".utf8))) == "a9993e364706816aba3e25717850c26c9cd0d89d")
         #expect(Hex.encode(Digest.sha256(Array("abc".utf8)))

@@ -32,6 +32,6 @@ struct GRPCServerTests {
         let outcome = try await PythonCheck.outcome("grpc_client_checks.py", arguments: [path])
         await server.shutdown()
         #expect(outcome.status == 0, "\(String(decoding: outcome.stderr, as: UTF8.self))")
-        #expect(outcome.text.hasPrefix("ok 14"), "\(outcome.text)")
+        #expect(outcome.text.hasPrefix("ok 16"), "\(outcome.text)")
     }
 }

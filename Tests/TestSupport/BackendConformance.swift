@@ -110,6 +110,8 @@ public struct BackendConformance: Sendable {
         try expect(good.valid && good.alg == "ES256", "an ES256 JWS signed through the backend does not verify: \(good)")
         let tampered = try await verify(backend, ref: key.ref, keyType: .ecP256, publicKey: key.publicKey, tamper: true)
         try expect(!tampered.valid, "a tampered JWS verified: the check cannot say no")
+        let der = try await verify(backend, ref: key.ref, keyType: .ecP256, publicKey: key.publicKey, encoding: .der)
+        try expect(der.valid, "a DER signature (SPIRE's encoding) through the backend does not verify: \(der)")
         try await expectError("a digest of the wrong length", { _ = try await backend.sign(ref: key.ref, keyType: .ecP256, digest: [1, 2, 3]) },
                               where: { if case .invalid = $0 { return true } else { return false } })
         try expect(await backend.checkUsable(ref: key.ref) == nil, "a key that just signed is reported unusable")
@@ -217,14 +219,18 @@ public struct BackendConformance: Sendable {
     }
 
     /// A compact JWS signed through `backend`, verified (and the key's kid computed) by `cryptography`.
-    func verify(_ backend: any KeyBackend, ref: String, keyType: KeyType, publicKey: [UInt8], tamper: Bool = false) async throws -> Verdict {
+    /// With `encoding` `.der` the EC signature goes into the JWS as DER, and is checked as DER.
+    func verify(_ backend: any KeyBackend, ref: String, keyType: KeyType, publicKey: [UInt8], tamper: Bool = false,
+                encoding: SignatureEncoding = .jose) async throws -> Verdict {
         let header = Base64URL.encode(Array(#"{"alg":"\#(keyType.alg)","typ":"JWT"}"#.utf8))
         let payload = Base64URL.encode(Array(#"{"sub":"spiffe://example.org/conformance","exp":1999999999}"#.utf8))
         let input = "\(header).\(payload)"
-        let signature = try await backend.sign(ref: ref, keyType: keyType, digest: Digest.hash(keyType.hash, Array(input.utf8)))
+        let signature = try await backend.sign(ref: ref, keyType: keyType, digest: Digest.hash(keyType.hash, Array(input.utf8)),
+                                               scheme: .pkcs1(keyType.hash), encoding: encoding)
         let signed = tamper ? "\(header).\(Base64URL.encode(Array(#"{"sub":"x"}"#.utf8)))" : input
         let request = try JSONSerialization.data(withJSONObject: ["jws": "\(signed).\(Base64URL.encode(signature))",
-                                                                  "spki_der_b64": PEM.base64(publicKey)])
+                                                                  "spki_der_b64": PEM.base64(publicKey),
+                                                                  "der": encoding == .der] as [String: Any])
         return try JSONDecoder().decode(Verdict.self, from: try await PythonCheck.runRaw("verify_jws.py", stdin: request))
     }
 

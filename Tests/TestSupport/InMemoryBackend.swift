@@ -105,7 +105,8 @@ public final class InMemoryBackend: KeyBackend, @unchecked Sendable {
         }
     }
 
-    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme) async throws -> [UInt8] {
+    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme,
+                     encoding: SignatureEncoding) async throws -> [UInt8] {
         try injectedFailure(.sign)
         try keyType.check(scheme, digest: digest)
         let (entry, stranger) = try locked { () throws -> (Entry, Bool) in
@@ -118,7 +119,7 @@ public final class InMemoryBackend: KeyBackend, @unchecked Sendable {
         do {
             let signer = stranger ? try PrivateKey.generate(keyType.algorithm) : entry.key
             let signature = try signer.sign(digest: digest, scheme: scheme)
-            if let size = keyType.algorithm.coordinateSize {
+            if let size = keyType.algorithm.coordinateSize, encoding == .jose {
                 return try ECDSASignature.raw(fromDER: signature, coordinateSize: size)
             }
             return signature

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import EventIO
 import Foundation
+import Synchronization
 import Testing
 @testable import Transport
 
@@ -89,6 +90,26 @@ struct EventLoopTests {
             return 42
         }.value
         #expect(value == 42)
+    }
+
+    /// `beforeWaiting` work runs on the loop's thread once the task that asked for it is
+    /// done, and before the loop waits again (so before a task queued meanwhile): what an
+    /// HTTP/2 connection several answers reached in one wakeup uses to write them at once.
+    @Test func beforeWaitingRunsAfterTheTaskAndBeforeTheNextWait() async throws {
+        let order = Trace()
+        try await Self.withLoop { loop in
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                loop.execute {
+                    loop.beforeWaiting { order.append("flush on loop: \(loop.inLoop)") }
+                    loop.execute {
+                        order.append("next task")
+                        continuation.resume()
+                    }
+                    order.append("task done")
+                }
+            }
+        }
+        #expect(order.lines == ["task done", "flush on loop: true", "next task"])
     }
 
     /// Accepted sockets reach the listener's connection; `replace` hands one to another
@@ -193,4 +214,11 @@ private final class Echoing: LoopConnection {
         loop.remove(self)
         transport.close()
     }
+}
+
+/// Lines appended on the loop's thread, read once it is done.
+private final class Trace: Sendable {
+    private let stored = Mutex<[String]>([])
+    func append(_ line: String) { stored.withLock { $0.append(line) } }
+    var lines: [String] { stored.withLock { $0 } }
 }

@@ -126,6 +126,21 @@ answered = [dict(decoder.decode(payload)) for kind, _, stream, payload in frames
 statuses = [fields.get("grpc-status") for fields in answered if "grpc-status" in fields]
 expect(statuses == ["13"], "truncated message gets INTERNAL: %r" % answered)
 
+
+def unary_statuses(body_frames):
+    """The grpc-status trailers a raw unary request with these frames after its headers gets."""
+    frames = raw(PREFACE + frame(4, 0, 0) + frame(1, 0x4 | (0 if body_frames else 0x1), 1, headers) + body_frames
+                 + frame(7, 0, 0, b"\0\0\0\0\0\0\0\0"))
+    decoder = hpack.Decoder()
+    fields = [dict(decoder.decode(payload)) for kind, _, stream, payload in frames if kind == 1 and stream == 1]
+    return [f.get("grpc-status") for f in fields if "grpc-status" in f]
+
+
+# A unary request must carry exactly one message: none, or two, is INTERNAL before the method runs.
+expect(unary_statuses(b"") == ["13"], "unary request without a message gets INTERNAL")
+two = b"\0\0\0\0\x01a" + b"\0\0\0\0\x01b"
+expect(unary_statuses(frame(0, 0x1, 1, two)) == ["13"], "unary request with two messages gets INTERNAL")
+
 # The server survived all of it.
 with grpc.insecure_channel(target) as channel:
     unary = channel.unary_unary("/keycoord.test.Echo/Unary", request_serializer=identity, response_deserializer=identity)

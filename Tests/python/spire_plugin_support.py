@@ -112,14 +112,15 @@ class Plugin:
 
 class Sidecar:
     """`keycoord serve` with the embedded file store and the disk backend, the control API on
-    a unix socket; its public port comes from the start-up log line."""
+    a unix socket unless `control_listen` names another address; its public and control
+    addresses come from the start-up log line."""
 
-    def __init__(self, binary, state_dir, extra=()):
+    def __init__(self, binary, state_dir, extra=(), control_listen=None, instance="sidecar-1"):
         self.state_dir = state_dir
         self.control_socket = os.path.join(state_dir, "control.sock")
         os.makedirs(state_dir, exist_ok=True)
         args = [binary, "serve", "--state-dir", state_dir, "--public-listen", "127.0.0.1:0",
-                "--control-listen", "unix:" + self.control_socket, "--instance-id", "sidecar-1",
+                "--control-listen", control_listen or "unix:" + self.control_socket, "--instance-id", instance,
                 "--trust-domain", "example.org", "--log-format", "json"] + list(extra)
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 60
@@ -136,6 +137,7 @@ class Sidecar:
                 continue
             if record.get("msg") == "keycoord serving":
                 self.public_port = int(record["public"].rsplit(":", 1)[1])
+                self.control_address = record["control"]
                 break
         if self.public_port is None:
             self.process.kill()

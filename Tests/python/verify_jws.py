@@ -2,7 +2,9 @@
 """Verifies a JWS (compact serialization) with the `cryptography` package, independently
 of keycoord's own crypto, and computes SPIRE's kid of the key (lowercase hex SHA-1 of the
 SubjectPublicKeyInfo's subjectPublicKey bits: the uncompressed EC point, or the PKCS #1
-RSAPublicKey). stdin: JSON {jws, spki_der_b64}. stdout: JSON {valid, alg, spire_kid}."""
+RSAPublicKey). stdin: JSON {jws, spki_der_b64, der?}; with "der": true an ES* signature
+segment holds a DER ECDSA-Sig-Value instead of JOSE's r‖s (what SPIRE's SignData wants).
+stdout: JSON {valid, alg, spire_kid}."""
 import hashlib
 import base64
 import json
@@ -31,8 +33,12 @@ def main():
     try:
         if alg.startswith("ES"):
             assert isinstance(key, ec.EllipticCurvePublicKey)
-            size = len(signature) // 2
-            der = encode_dss_signature(int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big"))
+            if request.get("der"):
+                der = signature
+            else:
+                size = len(signature) // 2
+                der = encode_dss_signature(int.from_bytes(signature[:size], "big"),
+                                           int.from_bytes(signature[size:], "big"))
             key.verify(der, signing_input, ec.ECDSA(hash_alg))
         else:
             assert isinstance(key, rsa.RSAPublicKey)

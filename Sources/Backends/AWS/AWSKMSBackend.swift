@@ -120,7 +120,8 @@ public final class AWSKMSBackend: KeyBackend, CloudFailureMapping {
 
     /// Signs with `MessageType` `DIGEST`: KMS signs the digest as given (prehashed), so the
     /// signing input never leaves keycoord and any length of it can be signed.
-    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme) async throws -> [UInt8] {
+    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme,
+                     encoding: SignatureEncoding) async throws -> [UInt8] {
         try Self.checkRef(ref)
         try keyType.check(scheme, digest: digest)
         let request = AWSKMSAPI.SignRequest(KeyId: ref, Message: PEM.base64(digest), MessageType: "DIGEST",
@@ -129,9 +130,9 @@ public final class AWSKMSBackend: KeyBackend, CloudFailureMapping {
         guard let signature = PEM.decodeBase64(response.Signature), !signature.isEmpty else {
             throw CoordinationError.backendFailure(BackendError(.failed, "AWS KMS Sign returned a signature that is not base64"))
         }
-        let jose = try JOSESignature.from(signature, encoding: .der, keyType: keyType, source: "AWS KMS Sign with key \(ref)")
+        let converted = try BackendSignature.convert(signature, from: .der, to: encoding, keyType: keyType, source: "AWS KMS Sign with key \(ref)")
         usable.markUsable(ref)
-        return jose
+        return converted
     }
 
     public func publicKey(ref: String) async throws -> [UInt8] {

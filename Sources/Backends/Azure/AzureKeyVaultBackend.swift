@@ -152,7 +152,8 @@ public final class AzureKeyVaultBackend: KeyBackend, CloudFailureMapping {
 
     /// Signs `digest` with Key Vault's `sign` (the base64url digest); an EC answer is r‖s
     /// already, checked for its size by the shared conversion.
-    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme) async throws -> [UInt8] {
+    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme,
+                     encoding: SignatureEncoding) async throws -> [UInt8] {
         let (name, version) = try parse(ref)
         guard let shape = AzureKeyVaultAPI.shape(keyType.rawValue) else {
             throw CoordinationError.invalid("Key Vault has no key type for \(keyType.rawValue)")
@@ -165,9 +166,9 @@ public final class AzureKeyVaultBackend: KeyBackend, CloudFailureMapping {
         guard let signature = Base64URL.decode(result.value), !signature.isEmpty else {
             throw CoordinationError.backendFailure(BackendError(.failed, "Azure Key Vault sign returned a signature that is not base64url"))
         }
-        let jose = try JOSESignature.from(signature, encoding: .raw, keyType: keyType, source: "Azure Key Vault sign with \(ref)")
+        let converted = try BackendSignature.convert(signature, from: .jose, to: encoding, keyType: keyType, source: "Azure Key Vault sign with \(ref)")
         usable.markUsable(ref)
-        return jose
+        return converted
     }
 
     public func publicKey(ref: String) async throws -> [UInt8] {

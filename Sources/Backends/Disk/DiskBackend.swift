@@ -92,15 +92,13 @@ public final class DiskBackend: KeyBackend {
         }
     }
 
-    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme) async throws -> [UInt8] {
-        let location = try locate(ref)
-        guard location.keyType == keyType else {
-            throw CoordinationError.invalid("key \(ref) is \(location.keyType.rawValue), not \(keyType.rawValue)")
-        }
+    /// OpenSSL signs ECDSA in DER: asked for DER, the signature is handed over as it is.
+    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme,
+                     encoding: SignatureEncoding) async throws -> [UInt8] {
+        let key = try signingKey(ref, keyType: keyType)
         try keyType.check(scheme, digest: digest)
-        let key = try loadKey(location, useCache: true)
         let signature = try backendCall("signing with \(ref)") { try key.sign(digest: digest, scheme: scheme) }
-        return try JOSESignature.from(signature, encoding: .der, keyType: keyType, source: "disk backend key \(ref)")
+        return try BackendSignature.convert(signature, from: .der, to: encoding, keyType: keyType, source: "disk backend key \(ref)")
     }
 
     public func publicKey(ref: String) async throws -> [UInt8] {
@@ -213,6 +211,24 @@ public final class DiskBackend: KeyBackend {
             throw CoordinationError.invalid("\(ref) is not a key of the disk backend in \(directory) (expected \(directory)/<trust-domain>/<key-type>-<id>.pem)")
         }
         return location
+    }
+
+    /// The key `ref` names, refused unless it is a `keyType` key. A cached key answers
+    /// without parsing the reference again: the cache holds only keys of references
+    /// `locate` accepted, under that very reference (`keyPath` spells it back exactly), and
+    /// a key's algorithm is its key type's (`loadKey` checks that against the name).
+    private func signingKey(_ ref: String, keyType: KeyType) throws -> PrivateKey {
+        if let cached = keys.withLock({ $0[ref] }) {
+            guard cached.algorithm == keyType.algorithm else {
+                throw CoordinationError.invalid("key \(ref) is \(cached.algorithm), not \(keyType.rawValue)")
+            }
+            return cached
+        }
+        let location = try locate(ref)
+        guard location.keyType == keyType else {
+            throw CoordinationError.invalid("key \(ref) is \(location.keyType.rawValue), not \(keyType.rawValue)")
+        }
+        return try loadKey(location, useCache: true)
     }
 
     /// The parsed private key; with `useCache` false the file is read again (and the cache

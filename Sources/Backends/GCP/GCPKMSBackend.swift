@@ -147,7 +147,8 @@ public final class GCPKMSBackend: KeyBackend, CloudFailureMapping {
     /// Signs `digest` with `asymmetricSign`, sending its CRC32C and checking that Cloud KMS
     /// verified it and that the signature's CRC32C matches: a corrupted byte either way is
     /// an error, never a signature.
-    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme) async throws -> [UInt8] {
+    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme,
+                     encoding: SignatureEncoding) async throws -> [UInt8] {
         _ = try Self.cryptoKeyName(of: ref)
         try keyType.check(scheme, digest: digest)
         // A Cloud KMS key version has one algorithm for life; keycoord mints RSA keys as
@@ -176,9 +177,9 @@ public final class GCPKMSBackend: KeyBackend, CloudFailureMapping {
             throw CoordinationError.backendFailure(BackendError(
                 .failed, "GCP Cloud KMS asymmetricSign signature for \(ref) fails its CRC32C (\(response.signatureCrc32c ?? "none")); it was corrupted on the way"))
         }
-        let jose = try JOSESignature.from(signature, encoding: .der, keyType: keyType, source: "GCP Cloud KMS asymmetricSign with \(ref)")
+        let converted = try BackendSignature.convert(signature, from: .der, to: encoding, keyType: keyType, source: "GCP Cloud KMS asymmetricSign with \(ref)")
         usable.markUsable(ref)
-        return jose
+        return converted
     }
 
     public func publicKey(ref: String) async throws -> [UInt8] {

@@ -57,12 +57,14 @@ public protocol KeyBackend: AnyObject, Sendable {
     /// Marks a minted key as published under `kid` (the reconciler will leave it alone).
     func markPublished(ref: String, kid: String) async throws
 
-    /// Signs a digest made with `scheme.hash`. Returns the signature in JOSE form: r‖s for
-    /// EC keys (RFC 7518 §3.4), the PKCS #1 v1.5 or RSA-PSS bytes for RSA. EC keys sign
-    /// only their key type's hash; a scheme the backend cannot produce (a PSS salt length
-    /// other than the digest's in a KMS, PSS with a Cloud KMS key fixed to PKCS #1) is
+    /// Signs a digest made with `scheme.hash`. Returns an EC signature in `encoding` (JOSE
+    /// r‖s, RFC 7518 §3.4, or DER), checked to be one for the key type; RSA signatures are
+    /// the PKCS #1 v1.5 or RSA-PSS bytes either way. EC keys sign only their key type's
+    /// hash; a scheme the backend cannot produce (a PSS salt length other than the
+    /// digest's in a KMS, PSS with a Cloud KMS key fixed to PKCS #1) is
     /// `CoordinationError.invalid` naming what it can do.
-    func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme) async throws -> [UInt8]
+    func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme,
+              encoding: SignatureEncoding) async throws -> [UInt8]
 
     /// The public key of a key the backend holds.
     func publicKey(ref: String) async throws -> [UInt8]
@@ -91,7 +93,12 @@ public protocol KeyBackend: AnyObject, Sendable {
 extension KeyBackend {
     /// Signs a digest the way the key type's JOSE `alg` does (ES256, ES384, RS256).
     public func sign(ref: String, keyType: KeyType, digest: [UInt8]) async throws -> [UInt8] {
-        try await sign(ref: ref, keyType: keyType, digest: digest, scheme: .pkcs1(keyType.hash))
+        try await sign(ref: ref, keyType: keyType, digest: digest, scheme: .pkcs1(keyType.hash), encoding: .jose)
+    }
+
+    /// Signs with `scheme`, an EC signature in JOSE form.
+    public func sign(ref: String, keyType: KeyType, digest: [UInt8], scheme: SignatureScheme) async throws -> [UInt8] {
+        try await sign(ref: ref, keyType: keyType, digest: digest, scheme: scheme, encoding: .jose)
     }
 
     /// Backends whose keys no other deployment can reach need no claim.

@@ -58,7 +58,8 @@ def public_key_of(key):
 
 
 def verify(public_key, algorithm, digest, signature):
-    hash_type = {"ES256": hashes.SHA256, "ES384": hashes.SHA384, "RS256": hashes.SHA256, "PS256": hashes.SHA256}[algorithm]
+    hash_type = {"ES256": hashes.SHA256, "ES384": hashes.SHA384, "RS256": hashes.SHA256, "PS256": hashes.SHA256,
+                 "PS384": hashes.SHA384}[algorithm]
     prehashed = utils.Prehashed(hash_type())
     if algorithm.startswith("ES"):
         size = (public_key.curve.key_size + 7) // 8
@@ -66,7 +67,9 @@ def verify(public_key, algorithm, digest, signature):
         der = utils.encode_dss_signature(int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big"))
         public_key.verify(der, digest, ec.ECDSA(prehashed))
     elif algorithm.startswith("PS"):
-        public_key.verify(signature, digest, padding.PSS(mgf=padding.MGF1(hash_type()), salt_length=32), prehashed)
+        # Key Vault's PSS salt is the digest's length.
+        public_key.verify(signature, digest, padding.PSS(mgf=padding.MGF1(hash_type()), salt_length=hash_type.digest_size),
+                          prehashed)
     else:
         public_key.verify(signature, digest, padding.PKCS1v15(), prehashed)
 
@@ -76,6 +79,7 @@ def verify(public_key, algorithm, digest, signature):
     ("ec-p384", lambda c, n: c.create_ec_key(n, curve="P-384", tags={"role": "jwt"}), SignatureAlgorithm.es384, "sha384"),
     ("rsa-2048", lambda c, n: c.create_rsa_key(n, size=2048, tags={"role": "jwt"}), SignatureAlgorithm.rs256, "sha256"),
     ("rsa-2048-pss", lambda c, n: c.create_rsa_key(n, size=2048), SignatureAlgorithm.ps256, "sha256"),
+    ("rsa-2048-ps384", lambda c, n: c.create_rsa_key(n, size=2048), SignatureAlgorithm.ps384, "sha384"),
 ])
 def test_create_sign_verify(kv, client, credential, name, create, algorithm, digest_name):
     key = create(client, name)
