@@ -112,6 +112,33 @@ struct EventLoopTests {
         #expect(order.lines == ["task done", "flush on loop: true", "next task"])
     }
 
+    /// A loop started from a thread with another nice value (as a Dispatch worker has)
+    /// takes the process's: the main thread's. Raising a thread's nice value needs no
+    /// privilege, so the starting thread is made nicer than the process.
+    @Test func aLoopRunsAtTheProcessPriorityWhateverThreadStartedIt() async throws {
+        let processNice = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(getpid()))
+        let context = TransportContext(limits: TransportLimits(maxConnections: 100, maxTLSHandshakes: 10,
+                                                               tlsHandshakeTimeout: .seconds(5)),
+                                       observer: nil, sweepNanoseconds: 5_000_000)
+        let loop = try EventLoop(context: context)
+        let starter = Mutex<Int32?>(nil)
+        // On Linux, PRIO_PROCESS with id 0 names the calling thread.
+        Thread {
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, min(processNice + 5, 19))
+            starter.withLock { $0 = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
+            loop.run()
+        }.start()
+        defer {
+            loop.execute { loop.stop() }
+            while !loop.finished.load(ordering: .acquiring) { usleep(1000) }
+        }
+        let onLoop = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+            loop.execute { continuation.resume(returning: getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)) }
+        }
+        #expect(starter.withLock { $0 } != processNice, "the starting thread ran at another nice value")
+        #expect(onLoop == processNice)
+    }
+
     /// Accepted sockets reach the listener's connection; `replace` hands one to another
     /// connection, which then gets its events, and the open-connection count is unchanged.
     @Test func acceptedConnectionsCanBeHandedToAnotherConnection() async throws {
