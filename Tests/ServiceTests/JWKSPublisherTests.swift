@@ -116,6 +116,33 @@ import TestSupport
         #expect(kids.count == 20)
     }
 
+    /// What `install` hands the router: nil before the first read, then every stored
+    /// rendering in the order stored — so racing refreshes never leave the router's
+    /// handlers on an older rendering than the one the publisher serves.
+    @Test func installSeesEveryRenderingInOrderAndEndsOnTheServedOne() async throws {
+        let store = GatedStore()
+        let (publisher, coordinator, _) = try Self.publisher(store)
+        let installed = Mutex<[UInt64?]>([])
+        publisher.install { rendered in installed.withLock { $0.append(rendered?.sequence) } }
+        #expect(installed.withLock { $0 } == [nil])
+        await publisher.refresh(force: true)
+        for round in 0..<10 {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 { group.addTask { await publisher.refresh(force: false) } }
+                group.addTask {
+                    _ = try? await coordinator.publish(PublishRequest(
+                        publicKey: try PrivateKey.generate(.ecP256).publicKey, notAfter: Date().addingTimeInterval(3600),
+                        serverID: "spire-\(round)"))
+                }
+            }
+        }
+        await publisher.refresh(force: false)
+        let sequences = installed.withLock { $0 }.dropFirst().compactMap { $0 }
+        #expect(sequences.count == installed.withLock { $0 }.count - 1, "only the first call has no rendering")
+        #expect(sequences == sequences.sorted(), "never an older rendering after a newer one")
+        #expect(sequences.last == publisher.rendered?.sequence)
+    }
+
     @Test func aRegistryThatWentBackIsReportedAndHealedFromWhatWasServed() async throws {
         let store = GatedStore()
         let (publisher, coordinator, metrics) = try Self.publisher(store)

@@ -22,10 +22,14 @@ final class PublicAPI: Sendable {
         status: .ok, headerFields: [.contentType: "application/json", .cacheControl: "no-store"], body: Array("{\"status\":\"ok\"}\n".utf8))
 
     func register(on router: Router) {
-        let jwks = HTTPHandler.sync { [publisher] in publisher.jwksResponse($0) }
-        router.add(.get, "/.well-known/jwks.json", jwks)
-        router.add(.get, "/keys", jwks)
-        router.add(.get, "/.well-known/openid-configuration", .sync { [publisher] in publisher.discoveryResponse($0) })
+        // Each rendering becomes the handlers themselves, so a request reads no shared
+        // state: the loops see a new rendering when their route table snapshot refreshes.
+        publisher.install { rendered in
+            let jwks = HTTPHandler.sync { JWKSPublisher.jwksResponse($0, from: rendered) }
+            router.add(.get, "/.well-known/jwks.json", jwks)
+            router.add(.get, "/keys", jwks)
+            router.add(.get, "/.well-known/openid-configuration", .sync { _ in JWKSPublisher.discoveryResponse(from: rendered) })
+        }
         router.add(.get, "/healthz", .sync { _ in Self.alive })
         router.add(.get, "/readyz", .async { [readiness] _ in
             let report = await readiness.check()

@@ -8,8 +8,10 @@ import Synchronization
 
 /// Keeps the JWKS and discovery responses pre-rendered and follows the registry.
 ///
-/// The hot path (`jwksResponse`) takes one uncontended lock to read an immutable
-/// `Rendered` and returns pre-built bytes: no JSON encoding, no store access. A follower
+/// The hot path takes no lock: each rendering is handed to `install` (PublicAPI puts it
+/// into the router as the JWKS and discovery handlers, which the event loops pick up from
+/// their route table snapshots), and a request answers from the immutable `Rendered` its
+/// handler holds — pre-built bytes, no JSON encoding, no store access. A follower
 /// task waits for registry changes from any instance (`waitForChange`) and re-renders
 /// at least once a second so keys leave the JWKS on time. While the store is down the
 /// last rendering keeps being served.
@@ -62,6 +64,8 @@ final class JWKSPublisher: Sendable {
     /// The served rendering and the read tickets that order refreshes.
     private struct State {
         var rendered: Rendered?
+        /// Called with each rendering as it is stored, in the order they are stored.
+        var install: (@Sendable (Rendered?) -> Void)?
         /// Incremented as each refresh starts its registry read.
         var readsStarted: UInt64 = 0
         /// `readsStarted` when `rendered` was stored: a read with a larger ticket began after it.
@@ -200,6 +204,7 @@ final class JWKSPublisher: Sendable {
             guard let old = state.rendered, old.sequence > snapshot.sequence else {
                 state.rendered = new
                 state.storedAtTicket = state.readsStarted
+                state.install?(new)
                 return .stored
             }
             // Began before `old` was stored: an older read that lost the race.
@@ -208,6 +213,7 @@ final class JWKSPublisher: Sendable {
             guard acceptLower else { return .wentBack(served: old) }
             state.rendered = new
             state.storedAtTicket = state.readsStarted
+            state.install?(new)
             return .stored
         }
         if case .stored = outcome {
@@ -216,10 +222,20 @@ final class JWKSPublisher: Sendable {
         return outcome
     }
 
-    /// GET/HEAD of the JWKS: 200 with the pre-rendered set, or 304 when the caller's
-    /// `If-None-Match` names the current ETag. 503 before the registry was ever read.
-    func jwksResponse(_ request: HTTPServerRequest) -> HTTPServerResponse {
-        guard let rendered else { return Self.notReady }
+    /// Calls `install` with the current rendering (nil before the first) and then with each
+    /// new one, in order, under the publisher's lock: `install` must be quick and must not
+    /// call the publisher.
+    func install(_ install: @escaping @Sendable (Rendered?) -> Void) {
+        state.withLock { state in
+            state.install = install
+            install(state.rendered)
+        }
+    }
+
+    /// GET/HEAD of the JWKS from `rendered`: 200 with the pre-rendered set, or 304 when the
+    /// caller's `If-None-Match` names its ETag. 503 before the registry was ever read.
+    static func jwksResponse(_ request: HTTPServerRequest, from rendered: Rendered?) -> HTTPServerResponse {
+        guard let rendered else { return notReady }
         // A walk over the few fields a scraper sends, instead of `HTTPFields`' subscript
         // (which joins repeated fields into a new string on every request).
         for field in request.headerFields where field.name == .ifNoneMatch {
@@ -228,8 +244,8 @@ final class JWKSPublisher: Sendable {
         return .prerendered(rendered.ok)
     }
 
-    func discoveryResponse(_ request: HTTPServerRequest) -> HTTPServerResponse {
-        guard let rendered else { return Self.notReady }
+    static func discoveryResponse(from rendered: Rendered?) -> HTTPServerResponse {
+        guard let rendered else { return notReady }
         return .prerendered(rendered.discovery)
     }
 
