@@ -73,6 +73,19 @@ import TestSupport
         return (publisher, coordinator, metrics)
     }
 
+    /// `refreshes` concurrent refreshes racing one publish of a fresh key by `server`.
+    private static func race(refreshes: Int, of publisher: JWKSPublisher, withAPublishOn coordinator: Coordinator,
+                             by server: String) async {
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<refreshes { group.addTask { await publisher.refresh(force: false) } }
+            group.addTask {
+                _ = try? await coordinator.publish(PublishRequest(
+                    publicKey: try PrivateKey.generate(.ecP256).publicKey, notAfter: Date().addingTimeInterval(3600),
+                    serverID: server))
+            }
+        }
+    }
+
     @Test func aSlowOlderReadNeverReplacesANewerRendering() async throws {
         let store = GatedStore()
         let (publisher, coordinator, _) = try Self.publisher(store)
@@ -99,14 +112,7 @@ import TestSupport
         await publisher.refresh(force: true)
         var kids: [String] = []
         for round in 0..<20 {
-            await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<8 { group.addTask { await publisher.refresh(force: false) } }
-                group.addTask {
-                    _ = try? await coordinator.publish(PublishRequest(
-                        publicKey: try PrivateKey.generate(.ecP256).publicKey, notAfter: Date().addingTimeInterval(3600),
-                        serverID: "spire-\(round)"))
-                }
-            }
+            await Self.race(refreshes: 8, of: publisher, withAPublishOn: coordinator, by: "spire-\(round)")
             await publisher.refresh(force: false)
             let latest = try await store.snapshot(trustDomain: coordinator.config.trustDomain)
             let served = try #require(publisher.rendered)
@@ -127,14 +133,7 @@ import TestSupport
         #expect(installed.withLock { $0 } == [nil])
         await publisher.refresh(force: true)
         for round in 0..<10 {
-            await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<4 { group.addTask { await publisher.refresh(force: false) } }
-                group.addTask {
-                    _ = try? await coordinator.publish(PublishRequest(
-                        publicKey: try PrivateKey.generate(.ecP256).publicKey, notAfter: Date().addingTimeInterval(3600),
-                        serverID: "spire-\(round)"))
-                }
-            }
+            await Self.race(refreshes: 4, of: publisher, withAPublishOn: coordinator, by: "spire-\(round)")
         }
         await publisher.refresh(force: false)
         let sequences = installed.withLock { $0 }.dropFirst().compactMap { $0 }
