@@ -54,6 +54,12 @@ import Testing
         ])
     }
 
+    @Test func durationsBecomeWholeNanosecondsAndNegativeOnesZero() {
+        #expect(RequestSeries.nanoseconds(.milliseconds(3)) == 3_000_000)
+        #expect(RequestSeries.nanoseconds(.seconds(2) + .nanoseconds(7)) == 2_000_000_007)
+        #expect(RequestSeries.nanoseconds(.nanoseconds(-5)) == 0)
+    }
+
     @Test func labelValuesAreEscapedAsTheTextFormatRequires() {
         #expect(RequestSeries.escaped(#"a"b\c"# + "\nd") == #"a\"b\\c\nd"#)
         #expect(RequestSeries.escaped("/.well-known/jwks.json") == "/.well-known/jwks.json")

@@ -16,13 +16,18 @@ final class HTTPLoopState {
         let listener: String
     }
 
+    /// The last recorder asked for: an HTTP/2 stream asks for one per request, nearly
+    /// always the same, and this answers it without hashing the key.
+    private var lastRecorder: (key: RecorderKey, recorder: any HTTPRequestRecorder)?
+
     /// This loop's recorder for requests on `listener`, nil when the server has no observer.
     func recorder(of context: ServerContext, listener: String) -> (any HTTPRequestRecorder)? {
         guard let observer = context.observer else { return nil }
         let key = RecorderKey(server: ObjectIdentifier(context), listener: listener)
-        if let recorder = recorders[key] { return recorder }
-        let recorder = observer.requestRecorder(listener: listener)
+        if let last = lastRecorder, last.key == key { return last.recorder }
+        let recorder = recorders[key] ?? observer.requestRecorder(listener: listener)
         recorders[key] = recorder
+        lastRecorder = (key, recorder)
         return recorder
     }
 

@@ -24,10 +24,14 @@ final class RequestSeries: Sendable {
 
     init(buckets: [Duration]) {
         self.buckets = buckets
-        bounds = buckets.map { duration in
-            let (seconds, attoseconds) = duration.components
-            return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
-        }
+        bounds = buckets.map(Self.nanoseconds)
+    }
+
+    /// `duration` in whole nanoseconds, 0 for a negative one.
+    static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0, attoseconds >= 0 else { return 0 }
+        return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
     }
 
     /// A new shard for one event loop's requests on `listener`.

@@ -126,10 +126,8 @@ public final class ServiceMetrics: Sendable, HTTPServerObserver, CoordinatorObse
     /// A request answered off the event loops' recorders (tests, embedders): counted in the
     /// listener's shared shard.
     public func requestCompleted(listener: String, method: HTTPRequest.Method, routeTemplate: String?, status: Int, duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        let nanoseconds = max(0, seconds) &* 1_000_000_000 &+ max(0, attoseconds) / 1_000_000_000
         requests.sharedShard(listener: listener).requestCompleted(method: method, routeTemplate: routeTemplate, status: status,
-                                                                  nanoseconds: UInt64(nanoseconds))
+                                                                  nanoseconds: RequestSeries.nanoseconds(duration))
     }
 
     /// Each event loop's own shard for `listener`: what the server reports requests to.
