@@ -36,7 +36,7 @@ OUT="$ROOT/.build/pgbench-last-run.md"
     echo '```'
     echo "bench/postgres/run.sh $DURATION"
     echo "  PGBench --url <db> --clients 1,16,64 --seconds $DURATION      # swift build -c release --product PGBench"
-    echo "  pgbench -n -M extended -f bench/postgres/lock-cycle.sql -c <N> -j <min(N,2)> -T $DURATION -l <db>"
+    echo "  pgbench -n -M prepared|extended -f bench/postgres/lock-cycle.sql -c <N> -j <min(N,2)> -T $DURATION -l <db>"
     echo '```'
     echo
     # PGBench first: its store applies the schema the pgbench script writes to.
@@ -45,10 +45,13 @@ OUT="$ROOT/.build/pgbench-last-run.md"
     sed -n '3,5p' "$WORK/pgbench-swift.md"
     for clients in $LEVELS; do
         threads=$(( clients < 2 ? clients : 2 ))
-        mkdir -p "$WORK/log-$clients"
-        (cd "$WORK/log-$clients" && pgbench -n -M extended -f "$ROOT/bench/postgres/lock-cycle.sql" \
-            -c "$clients" -j "$threads" -T "$DURATION" -l "$URL" > "$WORK/pgbench-$clients.out" 2>&1)
-        python3 "$ROOT/bench/postgres/pgbench_stats.py" "$clients" "$DURATION" "$WORK/log-$clients"
+        # Prepared, as the store sends its statements; unprepared, parsed at every call.
+        for mode in prepared extended; do
+            rm -rf "$WORK/log-$clients"; mkdir -p "$WORK/log-$clients"
+            (cd "$WORK/log-$clients" && pgbench -n -M "$mode" -f "$ROOT/bench/postgres/lock-cycle.sql" \
+                -c "$clients" -j "$threads" -T "$DURATION" -l "$URL" > "$WORK/pgbench-$clients.out" 2>&1)
+            python3 "$ROOT/bench/postgres/pgbench_stats.py" "$clients" "$DURATION" "$WORK/log-$clients" "pgbench raw SQL, -M $mode"
+        done
     done
     echo
     tail -1 "$WORK/pgbench-swift.md"

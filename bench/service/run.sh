@@ -2,7 +2,9 @@
 # Control API over HTTP with the postgres store (issue 4), against the same lock cycle in raw
 # SQL by pgbench, in one run against one throwaway PostgreSQL:
 #   - lock acquire+release through POST/DELETE /v1/locks/{name} at 1, 16, 64 clients;
-#   - the same two statements by pgbench (bench/postgres/lock-cycle.sql): the floor;
+#   - the same two statements by pgbench (bench/postgres/lock-cycle.sql), prepared as keycoord
+#     sends them (-M prepared): the floor; and unprepared (-M extended), parsed and planned at
+#     every call, as keycoord sent them before its statements were prepared;
 #   - ensure on the fast path;
 #   - time from a publish on sidecar A to the key in sidecar B's JWKS (LISTEN/NOTIFY).
 # The lock cycle runs ROUNDS times (default 3), each level of keycoord followed at once by
@@ -76,22 +78,27 @@ echo
 echo '```'
 echo "bench/service/run.sh $DURATION $ROUNDS"
 echo "  ServiceBench lock-cycle --port <sidecar A control> --clients <N> --seconds $DURATION"
-echo "  pgbench -n -M extended -f bench/postgres/lock-cycle.sql -c <N> -j <min(N,2)> -T $DURATION -l <db>"
+echo "  pgbench -n -M prepared|extended -f bench/postgres/lock-cycle.sql -c <N> -j <min(N,2)> -T $DURATION -l <db>"
 echo "  ServiceBench hot-lock --port <sidecar A control> --clients 16 --seconds $DURATION"
-echo "  pgbench -n -M extended -f bench/postgres/hot-handoff.sql -c 16 -j 2 -T $DURATION -l <db>"
+echo "  pgbench -n -M prepared|extended -f bench/postgres/hot-handoff.sql -c 16 -j 2 -T $DURATION -l <db>"
 echo "  ServiceBench ensure --port <sidecar A control> --clients 16 --seconds $DURATION"
 echo "  ServiceBench propagation --port <sidecar A control> --public-port <sidecar B public> --count 50"
 echo '```'
 echo
+# The row label of each floor (summarize.py and summarize_hot.py read them).
+floor_label() { if [ "$1" = prepared ]; then echo "pgbench prepared"; else echo "pgbench unprepared"; fi; }
 : > "$WORK/rows"
 for round in $(seq 1 "$ROUNDS"); do
     for clients in 1 16 64; do
         "$BIN_DIR/ServiceBench" lock-cycle --port "$A_CONTROL" --token "$TOKEN" --clients "$clients" --seconds "$DURATION" >> "$WORK/rows"
         threads=$(( clients < 2 ? clients : 2 ))
-        rm -rf "$WORK/log-$clients"; mkdir -p "$WORK/log-$clients"
-        (cd "$WORK/log-$clients" && pgbench -n -M extended -f "$ROOT/bench/postgres/lock-cycle.sql" \
-            -c "$clients" -j "$threads" -T "$DURATION" -l "$URL" > /dev/null 2>&1)
-        python3 "$ROOT/bench/postgres/pgbench_stats.py" "$clients" "$DURATION" "$WORK/log-$clients" >> "$WORK/rows"
+        for mode in prepared extended; do
+            rm -rf "$WORK/log-$clients"; mkdir -p "$WORK/log-$clients"
+            (cd "$WORK/log-$clients" && pgbench -n -M "$mode" -f "$ROOT/bench/postgres/lock-cycle.sql" \
+                -c "$clients" -j "$threads" -T "$DURATION" -l "$URL" > /dev/null 2>&1)
+            python3 "$ROOT/bench/postgres/pgbench_stats.py" "$clients" "$DURATION" "$WORK/log-$clients" \
+                "$(floor_label "$mode")" >> "$WORK/rows"
+        done
     done
 done
 python3 "$ROOT/bench/service/summarize.py" "$WORK/rows"
@@ -101,10 +108,12 @@ echo
 : > "$WORK/hot"
 for round in $(seq 1 "$ROUNDS"); do
     "$BIN_DIR/ServiceBench" hot-lock --port "$A_CONTROL" --token "$TOKEN" --clients 16 --seconds "$DURATION" >> "$WORK/hot"
-    rm -rf "$WORK/log-hot"; mkdir -p "$WORK/log-hot"
-    (cd "$WORK/log-hot" && pgbench -n -M extended -f "$ROOT/bench/postgres/hot-handoff.sql" \
-        -c 16 -j 2 -T "$DURATION" -l "$URL" > /dev/null 2>&1)
-    python3 "$ROOT/bench/postgres/pgbench_stats.py" 16 "$DURATION" "$WORK/log-hot" "pgbench raw SQL, one lock" >> "$WORK/hot"
+    for mode in prepared extended; do
+        rm -rf "$WORK/log-hot"; mkdir -p "$WORK/log-hot"
+        (cd "$WORK/log-hot" && pgbench -n -M "$mode" -f "$ROOT/bench/postgres/hot-handoff.sql" \
+            -c 16 -j 2 -T "$DURATION" -l "$URL" > /dev/null 2>&1)
+        python3 "$ROOT/bench/postgres/pgbench_stats.py" 16 "$DURATION" "$WORK/log-hot" "$(floor_label "$mode"), one lock" >> "$WORK/hot"
+    done
 done
 python3 "$ROOT/bench/service/summarize_hot.py" "$WORK/hot"
 echo

@@ -86,27 +86,33 @@ final class PGConnection: @unchecked Sendable {
     /// Runs one statement (text parameters, nil is NULL) and returns its rows.
     @discardableResult
     func query(_ sql: String, _ parameters: [String?] = []) async throws -> PGRows {
+        try await query(.oneOff(sql), parameters)
+    }
+
+    /// Runs one statement, prepared in this session on its first use if it is a named one.
+    @discardableResult
+    func query(_ statement: PGStatement, _ parameters: [String?] = []) async throws -> PGRows {
         await enter()
         defer { leave() }
-        return try await statement(sql, parameters)
+        return try await perform(statement, parameters)
     }
 
     /// Runs the statement only if `stillValid` holds once this caller's turn has come; nil
     /// if not. For a lease's session: the lease may end, and its session go back to the
     /// pool, while the caller waited for its turn.
-    func query(_ sql: String, _ parameters: [String?] = [], onlyIf stillValid: () -> Bool) async throws -> PGRows? {
+    func query(_ statement: PGStatement, _ parameters: [String?] = [], onlyIf stillValid: () -> Bool) async throws -> PGRows? {
         await enter()
         defer { leave() }
         guard stillValid() else { return nil }
-        return try await statement(sql, parameters)
+        return try await perform(statement, parameters)
     }
 
     /// One statement, inside the gate: through the caller's reactor if it has one.
-    private func statement(_ sql: String, _ parameters: [String?]) async throws -> PGRows {
+    private func perform(_ statement: PGStatement, _ parameters: [String?]) async throws -> PGRows {
         guard let reactor = CurrentReactor.value else {
-            return try await onQueue { try $0.execute(sql, parameters) }
+            return try await onQueue { try $0.execute(statement, parameters) }
         }
-        try raw.send(sql, parameters)
+        try raw.send(statement, parameters)
         // No read before the first wait: the answer is never there yet, and the wait comes
         // back at once if it is.
         while true {

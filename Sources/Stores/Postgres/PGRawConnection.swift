@@ -68,6 +68,9 @@ final class PGRawConnection {
     func close() {
         if let handle { PQfinish(handle) }
         handle = nil
+        prepared = []
+        awaitingPrepare = nil
+        pending = nil
     }
 
     /// True while libpq believes the connection usable. A broken connection is noticed only
@@ -101,26 +104,67 @@ final class PGRawConnection {
     /// always a constant of the caller's; values only ever travel as parameters.
     @discardableResult
     func execute(_ sql: String, _ parameters: [String?] = []) throws -> PGRows {
+        try execute(.oneOff(sql), parameters)
+    }
+
+    /// Runs one statement, preparing it first if it is a named one this session has not
+    /// prepared yet.
+    @discardableResult
+    func execute(_ statement: PGStatement, _ parameters: [String?] = []) throws -> PGRows {
         let handle = try connectedHandle()
+        if let name = statement.name, !prepared.contains(name) {
+            _ = try Self.finish(PQprepare(handle, name, statement.sql, Int32(parameters.count), nil), on: handle).get()
+            prepared.insert(name)
+        }
         let result = Self.withParameters(parameters) { values in
-            PQexecParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+            if let name = statement.name {
+                PQexecPrepared(handle, name, Int32(parameters.count), values, nil, nil, 0)
+            } else {
+                PQexecParams(handle, statement.sql, Int32(parameters.count), nil, values, nil, nil, 0)
+            }
         }
-        guard let result else {
-            throw PGError.connectionLost(Self.trimmed(PQerrorMessage(handle)))
-        }
-        defer { PQclear(result) }
-        return try Self.outcome(of: result, on: handle).get()
+        return try Self.finish(result, on: handle).get()
     }
 
     /// Sends one statement without waiting for its answer (the same rules as `execute`);
-    /// collect the answer with `collect` once the socket is readable.
+    /// collect the answer with `collect` once the socket is readable. A named statement's
+    /// first use in the session sends its Prepare alone: `collect` sends the execution once
+    /// the server has accepted it (one more round trip, once per session).
     func send(_ sql: String, _ parameters: [String?] = []) throws {
+        try send(.oneOff(sql), parameters)
+    }
+
+    func send(_ statement: PGStatement, _ parameters: [String?] = []) throws {
         let handle = try connectedHandle()
-        let sent = Self.withParameters(parameters) { values in
-            PQsendQueryParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
-        }
-        guard sent == 1 else { throw PGError.connectionLost(Self.trimmed(PQerrorMessage(handle))) }
         pending = nil
+        awaitingPrepare = nil
+        if let name = statement.name, !prepared.contains(name) {
+            guard PQsendPrepare(handle, name, statement.sql, Int32(parameters.count), nil) == 1 else {
+                throw PGError.connectionLost(Self.trimmed(PQerrorMessage(handle)))
+            }
+            awaitingPrepare = (statement, parameters)
+            return
+        }
+        if let error = Self.sendExecution(statement, parameters, on: handle) { throw error }
+    }
+
+    private static func sendExecution(_ statement: PGStatement, _ parameters: [String?], on handle: OpaquePointer) -> PGError? {
+        let sent = withParameters(parameters) { values in
+            if let name = statement.name {
+                PQsendQueryPrepared(handle, name, Int32(parameters.count), values, nil, nil, 0)
+            } else {
+                PQsendQueryParams(handle, statement.sql, Int32(parameters.count), nil, values, nil, nil, 0)
+            }
+        }
+        return sent == 1 ? nil : PGError.connectionLost(trimmed(PQerrorMessage(handle)))
+    }
+
+    /// The outcome of a result `PQexec*`/`PQprepare` returned (nil: libpq ran out of memory or
+    /// lost the connection); clears the result.
+    private static func finish(_ result: OpaquePointer?, on handle: OpaquePointer) -> Result<PGRows, PGError> {
+        guard let result else { return .failure(PGError.connectionLost(trimmed(PQerrorMessage(handle)))) }
+        defer { PQclear(result) }
+        return outcome(of: result, on: handle)
     }
 
     /// Reads what has arrived for the statement `send` sent, without blocking: its outcome
@@ -133,8 +177,15 @@ final class PGRawConnection {
         }
         while PQisBusy(handle) == 0 {
             guard let result = PQgetResult(handle) else {
-                defer { pending = nil }
-                return pending ?? .failure(PGError.connectionLost(Self.trimmed(PQerrorMessage(handle))))
+                let outcome = pending ?? .failure(PGError.connectionLost(Self.trimmed(PQerrorMessage(handle))))
+                pending = nil
+                guard let (statement, parameters) = awaitingPrepare, let name = statement.name else { return outcome }
+                // The Prepare is answered: on success, send the execution and wait for it.
+                awaitingPrepare = nil
+                if case .failure = outcome { return outcome }
+                prepared.insert(name)
+                if let error = Self.sendExecution(statement, parameters, on: handle) { return .failure(error) }
+                continue
             }
             // One statement yields one result; keep the first (an error, if any, comes first).
             if pending == nil { pending = Self.outcome(of: result, on: handle) }
@@ -157,6 +208,13 @@ final class PGRawConnection {
 
     /// The answer of a statement `send` sent, being assembled by `collect`.
     private var pending: Result<PGRows, PGError>?
+
+    /// A named statement's first use: its Prepare is in flight, and these parameters go with
+    /// the execution `collect` sends once it is answered.
+    private var awaitingPrepare: (statement: PGStatement, parameters: [String?])?
+
+    /// The names of the statements prepared in this session; a new session starts with none.
+    private var prepared: Set<String> = []
 
     private func connectedHandle() throws -> OpaquePointer {
         guard let handle, PQstatus(handle) == CONNECTION_OK else {

@@ -92,11 +92,7 @@ extension PostgresStore {
             // already serve another lease.
             // The watchdog moves with the expiry, in the same statement.
             guard let rows = try await lease.connection.query(
-                """
-                WITH watchdog AS (SELECT set_config('idle_session_timeout', $5, false) AS armed)
-                UPDATE keycoord_lock_epochs SET expires_at = to_timestamp($4::float8)
-                WHERE name = $1 AND lease_id = $2 AND epoch = $3 AND (SELECT armed FROM watchdog) IS NOT NULL
-                """,
+                Self.extendLease,
                 [name, leaseID, String(lease.fencingToken), String(expiresAt.timeIntervalSince1970), Self.watchdog(ttl)],
                 onlyIf: { !lease.isEnded })
             else { throw CoordinationError.leaseNotFound(name: name, leaseID: leaseID) }
@@ -148,7 +144,7 @@ extension PostgresStore {
 
     /// The epoch row joined with whether any session holds the advisory lock right now, so a
     /// crashed holder (session gone, row not cleared) shows as free.
-    static let statusQuery = """
+    static let statusQuery = PGStatement("""
         SELECT e.epoch, e.holder, extract(epoch FROM e.expires_at)::float8 AS expires,
                EXISTS (SELECT 1 FROM pg_locks l
                        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
@@ -156,7 +152,7 @@ extension PostgresStore {
                          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS locked
         FROM (SELECT $1::text AS name) n
         LEFT JOIN keycoord_lock_epochs e ON e.name = n.name
-        """
+        """)
 
     /// The epoch bump: the new epoch is the fencing token; holder, lease and expiry are
     /// recorded for `status` and `.lockHeld`. The token is at least the server's clock in
@@ -171,6 +167,14 @@ extension PostgresStore {
             acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
         RETURNING epoch
         """
+
+    /// A renew on the lease's own session: the row moves to the new expiry only while it is
+    /// still this lease's, and the watchdog moves with it.
+    static let extendLease = PGStatement("""
+        WITH watchdog AS (SELECT set_config('idle_session_timeout', $5, false) AS armed)
+        UPDATE keycoord_lock_epochs SET expires_at = to_timestamp($4::float8)
+        WHERE name = $1 AND lease_id = $2 AND epoch = $3 AND (SELECT armed FROM watchdog) IS NOT NULL
+        """)
 
     /// The server's clock in whole milliseconds since 1970, the floor of every fencing token.
     static let timeFloor = "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
@@ -196,20 +200,25 @@ extension PostgresStore {
     /// Without waiting: try-lock, bump and arm the watchdog in one statement (one round
     /// trip). The `lock` CTE calls a volatile function and is referenced several times, so
     /// PostgreSQL evaluates it exactly once; the INSERT runs only when the lock was granted.
-    static let tryLockAndBump = """
+    static let tryLockAndBump = PGStatement("""
         WITH lock AS (SELECT pg_try_advisory_lock($1::bigint) AS ok),
              bumped AS (\(bumpEpoch)),
              \(armWatchdog)
         SELECT (SELECT ok FROM lock) AS ok, (SELECT epoch FROM bumped) AS epoch, (SELECT armed FROM watchdog) AS armed
-        """
+        """)
+
+    /// How long a waiting acquisition may queue in `pg_advisory_lock`, for this transaction.
+    static let waitLimits = PGStatement("SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)")
+
+    static let waitForLock = PGStatement("SELECT pg_advisory_lock($1::bigint)")
 
     /// After `pg_advisory_lock` returned in the same transaction: bump and arm unconditionally.
-    static let lockedBump = """
+    static let lockedBump = PGStatement("""
         WITH lock AS (SELECT $1::bigint IS NOT NULL AS ok),
              bumped AS (\(bumpEpoch)),
              \(armWatchdog)
         SELECT true AS ok, (SELECT epoch FROM bumped) AS epoch, (SELECT armed FROM watchdog) AS armed
-        """
+        """)
 
     /// On the lease session: take the advisory lock and bump the epoch row. With a wait, the
     /// session queues in `pg_advisory_lock` under `SET LOCAL lock_timeout` inside a
@@ -233,10 +242,9 @@ extension PostgresStore {
         try await connection.query("BEGIN")
         do {
             let waitMilliseconds = max(1, min(Int64(Int32.max) - 60_000, Int64(wait.timeInterval * 1000)))
-            try await connection.query("SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
-                                       [String(waitMilliseconds), String(waitMilliseconds + 30_000)])
+            try await connection.query(waitLimits, [String(waitMilliseconds), String(waitMilliseconds + 30_000)])
             do {
-                try await connection.query("SELECT pg_advisory_lock($1::bigint)", [key.parameter])
+                try await connection.query(waitForLock, [key.parameter])
             } catch let error as PGError where error.sqlState == "55P03" {
                 try await connection.query("ROLLBACK")
                 return nil
@@ -361,7 +369,7 @@ extension PostgresStore {
     /// The hand-over on the holder's session, which keeps the advisory lock: only if no
     /// session waits for the lock in PostgreSQL (`pg_locks`, not granted) and the row is
     /// still the old lease's. No row back: unlock instead.
-    static let handOff = """
+    static let handOff = PGStatement("""
         WITH waiting AS (
             SELECT EXISTS (SELECT 1 FROM pg_locks l
                            WHERE l.locktype = 'advisory' AND NOT l.granted AND l.objsubid = 1
@@ -371,17 +379,17 @@ extension PostgresStore {
             instance = $7, acquired_at = to_timestamp($8::float8), expires_at = to_timestamp($9::float8)
         WHERE e.name = $1 AND e.lease_id = $4 AND NOT (SELECT other FROM waiting)
         RETURNING e.epoch, set_config('idle_session_timeout', $10, false) AS armed
-        """
+        """)
 
     /// Release in one statement (one round trip); the data-modifying CTE runs although the
     /// outer query does not read it. The watchdog is disarmed so the session can wait as a spare.
-    static let unlockAndClear = """
+    static let unlockAndClear = PGStatement("""
         WITH unlocked AS (SELECT pg_advisory_unlock($1::bigint) AS ok),
              cleared AS (UPDATE keycoord_lock_epochs SET holder = NULL, lease_id = NULL, instance = NULL, expires_at = NULL
                          WHERE name = $2 AND lease_id = $3 RETURNING 1),
              disarmed AS (SELECT set_config('idle_session_timeout', '0', false) AS armed)
         SELECT (SELECT ok FROM unlocked) AS ok, (SELECT armed FROM disarmed) AS disarmed
-        """
+        """)
 
     static func validate(lock name: String) throws {
         guard LockName.isValid(name) else {

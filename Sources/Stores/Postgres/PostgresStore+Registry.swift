@@ -11,14 +11,7 @@ extension PostgresStore {
                 // insert waited for the winner's commit cannot see that row in its own
                 // snapshot and gets no row: the second round sees it.
                 for _ in 0..<2 {
-                    let rows = try await connection.query(
-                    """
-                    WITH made AS (INSERT INTO keycoord_registries (trust_domain, identity) VALUES ($1, $2)
-                                  ON CONFLICT (trust_domain) DO NOTHING RETURNING identity)
-                    SELECT identity FROM made
-                    UNION ALL SELECT identity FROM keycoord_registries WHERE trust_domain = $1
-                    LIMIT 1
-                    """, [trustDomain, SecureRandom.hexToken()])
+                    let rows = try await connection.query(Self.registryIdentityQuery, [trustDomain, SecureRandom.hexToken()])
                     if rows.count == 1 { return try rows.string(0, "identity") }
                 }
                 throw CoordinationError.storeUnavailable("the registry identity of \(trustDomain) could not be read; try again")
@@ -33,13 +26,7 @@ extension PostgresStore {
         do {
             return try await Self.retryingStaleConnection(pool) { connection in
                 // One statement, so records and sequence come from one MVCC snapshot.
-                let rows = try await connection.query(
-                    """
-                    SELECT s.sequence, k.record::text AS record
-                    FROM (SELECT coalesce((SELECT sequence FROM keycoord_sequences WHERE trust_domain = $1), 0) AS sequence) s
-                    LEFT JOIN keycoord_keys k ON k.trust_domain = $1
-                    ORDER BY k.position
-                    """, [trustDomain])
+                let rows = try await connection.query(Self.snapshotQuery, [trustDomain])
                 let records = try (0..<rows.count).compactMap { try rows.optionalString($0, "record") }.map(Self.decode)
                 return RegistrySnapshot(records: records, sequence: UInt64(try rows.int64(0, "sequence")))
             }
@@ -100,17 +87,63 @@ extension PostgresStore {
         }
     }
 
+    /// The trust domain's registry identity, created by the first caller (one statement).
+    static let registryIdentityQuery = PGStatement("""
+        WITH made AS (INSERT INTO keycoord_registries (trust_domain, identity) VALUES ($1, $2)
+                      ON CONFLICT (trust_domain) DO NOTHING RETURNING identity)
+        SELECT identity FROM made
+        UNION ALL SELECT identity FROM keycoord_registries WHERE trust_domain = $1
+        LIMIT 1
+        """)
+
+    /// Every record of a trust domain with its sequence, from one MVCC snapshot.
+    static let snapshotQuery = PGStatement("""
+        SELECT s.sequence, k.record::text AS record
+        FROM (SELECT coalesce((SELECT sequence FROM keycoord_sequences WHERE trust_domain = $1), 0) AS sequence) s
+        LEFT JOIN keycoord_keys k ON k.trust_domain = $1
+        ORDER BY k.position
+        """)
+
+    /// Inside an update: the records with their positions, and the sequence.
+    static let recordsForUpdate = PGStatement("""
+        SELECT k.kid, k.position, k.record::text AS record,
+               coalesce((SELECT sequence FROM keycoord_sequences WHERE trust_domain = $1), 0) AS sequence
+        FROM (SELECT 1) one LEFT JOIN keycoord_keys k ON k.trust_domain = $1
+        ORDER BY k.position
+        """)
+
+    /// Inside an update that changed something: the trust domain's next sequence.
+    static let bumpSequence = PGStatement("""
+        INSERT INTO keycoord_sequences AS s (trust_domain, sequence) VALUES ($1, 1)
+        ON CONFLICT (trust_domain) DO UPDATE SET sequence = s.sequence + 1
+        RETURNING sequence
+        """)
+
+    /// Inside an update: one record written (new, or changed in place).
+    static let upsertKey = PGStatement("""
+        INSERT INTO keycoord_keys (trust_domain, kid, position, state, not_after, record, sequence, taint_reason)
+        VALUES ($1, $2, $3, $4, to_timestamp($5::float8), $6::jsonb, $7, $8)
+        ON CONFLICT (trust_domain, kid) DO UPDATE SET position = EXCLUDED.position, state = EXCLUDED.state,
+            not_after = EXCLUDED.not_after, record = EXCLUDED.record, sequence = EXCLUDED.sequence,
+            taint_reason = EXCLUDED.taint_reason
+        """)
+
+    /// Inside an update: writers of one trust domain take turns until the transaction ends.
+    static let writerLock = PGStatement("SELECT pg_advisory_xact_lock($1::bigint)")
+
+    static let deleteKey = PGStatement("DELETE FROM keycoord_keys WHERE trust_domain = $1 AND kid = $2")
+
     /// The epoch row of a fence's lock, share-locked so no acquisition can bump it before
     /// the write commits, with whether its lease is live (unexpired and the advisory lock
     /// held by some session).
-    static let fenceQuery = """
+    static let fenceQuery = PGStatement("""
         SELECT e.epoch,
                e.expires_at > now() AND EXISTS (SELECT 1 FROM pg_locks l
                        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
                          AND l.classid = $2::oid AND l.objid = $3::oid
                          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS live
         FROM keycoord_lock_epochs e WHERE e.name = $1 FOR SHARE OF e
-        """
+        """)
 
     /// One update as one transaction on `connection`: writers of the trust domain serialise
     /// on a transaction-scoped advisory lock; the fence is checked against the epoch row,
@@ -121,7 +154,7 @@ extension PostgresStore {
         var commitSent = false
         do {
             try await connection.query("BEGIN")
-            try await connection.query("SELECT pg_advisory_xact_lock($1::bigint)", [PGLockKey.trustDomainWriter(trustDomain).parameter])
+            try await connection.query(Self.writerLock, [PGLockKey.trustDomainWriter(trustDomain).parameter])
             if let fence {
                 // The token must still be the latest AND its lease still live: after a
                 // release, an expiry or a dead session (a PostgreSQL restart included), no
@@ -135,13 +168,7 @@ extension PostgresStore {
                     throw CoordinationError.staleFence(lock: fence.lock, presented: fence.token, current: current)
                 }
             }
-            let rows = try await connection.query(
-                """
-                SELECT k.kid, k.position, k.record::text AS record,
-                       coalesce((SELECT sequence FROM keycoord_sequences WHERE trust_domain = $1), 0) AS sequence
-                FROM (SELECT 1) one LEFT JOIN keycoord_keys k ON k.trust_domain = $1
-                ORDER BY k.position
-                """, [trustDomain])
+            let rows = try await connection.query(Self.recordsForUpdate, [trustDomain])
             let sequence = UInt64(try rows.int64(0, "sequence"))
             var stored: [String: (position: Int64, record: KeyRecord)] = [:]
             var records: [KeyRecord] = []
@@ -169,12 +196,7 @@ extension PostgresStore {
                 try await connection.query("ROLLBACK")
                 throw error
             }
-            let next = UInt64(try await connection.query(
-                """
-                INSERT INTO keycoord_sequences AS s (trust_domain, sequence) VALUES ($1, 1)
-                ON CONFLICT (trust_domain) DO UPDATE SET sequence = s.sequence + 1
-                RETURNING sequence
-                """, [trustDomain]).int64(0, "sequence"))
+            let next = UInt64(try await connection.query(Self.bumpSequence, [trustDomain]).int64(0, "sequence"))
             try await write(connection, trustDomain: trustDomain, records: records, stored: stored, sequence: next)
             try await connection.query("SELECT pg_notify($1, $2)", [PGListener.channel, "\(trustDomain):\(next)"])
             commitSent = true
@@ -190,18 +212,12 @@ extension PostgresStore {
                               stored: [String: (position: Int64, record: KeyRecord)], sequence: UInt64) async throws {
         let kept = Set(records.map(\.kid))
         for kid in stored.keys where !kept.contains(kid) {
-            try await connection.query("DELETE FROM keycoord_keys WHERE trust_domain = $1 AND kid = $2", [trustDomain, kid])
+            try await connection.query(Self.deleteKey, [trustDomain, kid])
         }
         for (index, record) in records.enumerated() {
             if let old = stored[record.kid], old.record == record, old.position == Int64(index) { continue }
             try await connection.query(
-                """
-                INSERT INTO keycoord_keys (trust_domain, kid, position, state, not_after, record, sequence, taint_reason)
-                VALUES ($1, $2, $3, $4, to_timestamp($5::float8), $6::jsonb, $7, $8)
-                ON CONFLICT (trust_domain, kid) DO UPDATE SET position = EXCLUDED.position, state = EXCLUDED.state,
-                    not_after = EXCLUDED.not_after, record = EXCLUDED.record, sequence = EXCLUDED.sequence,
-                    taint_reason = EXCLUDED.taint_reason
-                """,
+                Self.upsertKey,
                 [trustDomain, record.kid, String(index), record.state.rawValue,
                  String(record.notAfter.timeIntervalSince1970), try encode(record), String(sequence), record.taintReason])
         }
