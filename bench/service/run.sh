@@ -85,14 +85,20 @@ echo "  ServiceBench ensure --port <sidecar A control> --clients 16 --seconds $D
 echo "  ServiceBench propagation --port <sidecar A control> --public-port <sidecar B public> --count 50"
 echo '```'
 echo
+# Before every measured run: the dead rows the run before left vacuumed and a checkpoint
+# taken, so autovacuum and the checkpointer do not land on whichever run comes next (the
+# 1-client run after a 64-client one lost half its rate to them).
+settle() { psql -X -q "$URL" -c "VACUUM keycoord_lock_epochs" -c "CHECKPOINT"; }
 # The row label of each floor (summarize.py and summarize_hot.py read them).
 floor_label() { if [ "$1" = prepared ]; then echo "pgbench prepared"; else echo "pgbench unprepared"; fi; }
 : > "$WORK/rows"
 for round in $(seq 1 "$ROUNDS"); do
     for clients in 1 16 64; do
+        settle
         "$BIN_DIR/ServiceBench" lock-cycle --port "$A_CONTROL" --token "$TOKEN" --clients "$clients" --seconds "$DURATION" >> "$WORK/rows"
         threads=$(( clients < 2 ? clients : 2 ))
         for mode in prepared extended; do
+            settle
             rm -rf "$WORK/log-$clients"; mkdir -p "$WORK/log-$clients"
             (cd "$WORK/log-$clients" && pgbench -n -M "$mode" -f "$ROOT/bench/postgres/lock-cycle.sql" \
                 -c "$clients" -j "$threads" -T "$DURATION" -l "$URL" > /dev/null 2>&1)
@@ -107,8 +113,10 @@ echo
 # (one advisory lock and the epoch bump per transaction) in raw SQL.
 : > "$WORK/hot"
 for round in $(seq 1 "$ROUNDS"); do
+    settle
     "$BIN_DIR/ServiceBench" hot-lock --port "$A_CONTROL" --token "$TOKEN" --clients 16 --seconds "$DURATION" >> "$WORK/hot"
     for mode in prepared extended; do
+        settle
         rm -rf "$WORK/log-hot"; mkdir -p "$WORK/log-hot"
         (cd "$WORK/log-hot" && pgbench -n -M "$mode" -f "$ROOT/bench/postgres/hot-handoff.sql" \
             -c 16 -j 2 -T "$DURATION" -l "$URL" > /dev/null 2>&1)
