@@ -18,6 +18,14 @@ struct PGStatementTests {
         return rows.count == 0 ? nil : try rows.string(0, "at")
     }
 
+    /// The error `statement` fails with on `path`; the test fails if it succeeds.
+    static func failure(of statement: PGStatement, _ parameters: [String?], on connection: PGConnection,
+                        _ path: Path) async throws -> PGError {
+        try await #require(throws: PGError.self) {
+            try await path.run { try await connection.query(statement, parameters) }
+        }
+    }
+
     @Test func theNameFollowsTheText() throws {
         // 64-bit FNV-1a of "a" is 0xaf63dc4c8601ec8c (the published test vector).
         #expect(PGStatement("a").name == "keycoord_af63dc4c8601ec8c")
@@ -54,9 +62,7 @@ struct PGStatementTests {
         defer { Task { await connection.close() } }
         let missingTable = PGStatement("SELECT n FROM no_such_table WHERE n = $1::int")
         for _ in 0..<2 {
-            let error = try await #require(throws: PGError.self) {
-                try await path.run { try await connection.query(missingTable, ["1"]) }
-            }
+            let error = try await Self.failure(of: missingTable, ["1"], on: connection, path)
             #expect(error.kind == .server)
             #expect(error.sqlState == "42P01")
             #expect(try await Self.preparedAt(missingTable, on: connection) == nil)
@@ -74,9 +80,7 @@ struct PGStatementTests {
         let connection = try await PostgresTestSupport.connect(try await PostgresTestSupport.freshDatabase())
         defer { Task { await connection.close() } }
         let division = PGStatement("SELECT 10 / $1::int AS q")
-        let error = try await #require(throws: PGError.self) {
-            try await path.run { try await connection.query(division, ["0"]) }
-        }
+        let error = try await Self.failure(of: division, ["0"], on: connection, path)
         #expect(error.sqlState == "22012")
         #expect(try await Self.preparedAt(division, on: connection) != nil)
         #expect(try await path.run { try await connection.query(division, ["5"]) }.int64(0, "q") == 2)
@@ -89,9 +93,7 @@ struct PGStatementTests {
         let statement = PGStatement("SELECT $1::int AS n")
         try await connection.query("BEGIN")
         _ = try? await connection.query("SELECT 1 / 0")
-        let error = try await #require(throws: PGError.self) {
-            try await path.run { try await connection.query(statement, ["7"]) }
-        }
+        let error = try await Self.failure(of: statement, ["7"], on: connection, path)
         #expect(error.sqlState == "25P02")
         try await connection.query("ROLLBACK")
         #expect(try await path.run { try await connection.query(statement, ["7"]) }.int64(0, "n") == 7)

@@ -130,10 +130,6 @@ final class PGRawConnection {
     /// collect the answer with `collect` once the socket is readable. A named statement's
     /// first use in the session sends its Prepare alone: `collect` sends the execution once
     /// the server has accepted it (one more round trip, once per session).
-    func send(_ sql: String, _ parameters: [String?] = []) throws {
-        try send(.oneOff(sql), parameters)
-    }
-
     func send(_ statement: PGStatement, _ parameters: [String?] = []) throws {
         let handle = try connectedHandle()
         pending = nil
